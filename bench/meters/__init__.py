@@ -1,0 +1,1 @@
+"""Meters: parameters, memory, speed and energy of one cell."""

@@ -1,0 +1,184 @@
+"""Markdown reports from the store: one table per task and model, nothing trained."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.spec import CellSpec, SuiteSpec
+from bench.store import Store
+
+MIB = 1024 * 1024
+
+
+def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per stored cell with the columns the tables need."""
+    rows = []
+    for rec in records:
+        spec: CellSpec = rec["spec"]
+        res = rec["result"]
+        row = {
+            "cell_id": rec["id"],
+            "model": spec.model,
+            "task": spec.task,
+            "method": spec.method,
+            "seed": spec.seed,
+            "device": spec.device,
+            "status": rec["status"],
+            "error": rec["error"],
+            "lr": spec.lr,
+            "settings": ", ".join(f"{k}={v}" for k, v in spec.settings),
+        }
+        if rec["status"] == "ok":
+            params, speed, memory = res["params"], res["speed"], res["memory"]
+            metric = res["primary_metric"]
+            row.update(
+                metric_name=metric,
+                metric=res["metrics"][metric],
+                method_params=params["method_params"],
+                head_params=params["head_params"],
+                total_params=params["total_params"],
+                trainable_pct=params["trainable_pct"],
+                step_time_s=speed["step_time_median_s"],
+                samples_per_s=speed["samples_per_s"],
+                tokens_per_s=speed["tokens_per_s"],
+                peak_mem_mib=_peak_memory(memory) / MIB,
+                energy_per_sample_j=res["energy"]["energy_per_sample_j"],
+                wall_s=res["wall_s"],
+                majority=res["data"]["majority_baseline"],
+                split_hash=res["data"]["split_hash"],
+                steady_steps=speed["steady_steps"],
+                steps=speed["steps"],
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _peak_memory(memory: dict[str, Any]) -> float:
+    """GPU: NVML peak (falls back to the allocator's reserved peak); CPU: peak RSS of the cell."""
+    if memory.get("nvml_peak_bytes") is not None:
+        return float(memory["nvml_peak_bytes"])
+    if memory.get("torch_max_reserved_bytes") is not None:
+        return float(memory["torch_max_reserved_bytes"])
+    return float(memory["rss_peak_bytes"])
+
+
+def _fmt_count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
+    """Aggregate the ok cells of one task x model over seeds, one row per method."""
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    base = ok[ok["method"] == baseline]
+    base_step = base["step_time_s"].median() if len(base) else None
+    base_mem = base["peak_mem_mib"].median() if len(base) else None
+    for method, group in ok.groupby("method", sort=False):
+        metric = group["metric"]
+        sd = metric.std(ddof=1) if len(metric) > 1 else float("nan")
+        step = group["step_time_s"].median()
+        mem = group["peak_mem_mib"].median()
+        energy = group["energy_per_sample_j"].dropna()
+        rows.append(
+            {
+                "method": method,
+                "trainable params (method + head)": (
+                    f"{_fmt_count(group['method_params'].iloc[0])} + "
+                    f"{_fmt_count(group['head_params'].iloc[0])}"
+                ),
+                "trainable %": f"{group['trainable_pct'].iloc[0]:.3f}",
+                "peak memory MiB": f"{mem:,.0f}",
+                "x memory vs full": f"{mem / base_mem:.2f}" if base_mem else "n/a",
+                "step time ms": f"{step * 1000:.0f}",
+                "samples/s": f"{group['samples_per_s'].median():.1f}",
+                "x speed vs full": f"{base_step / step:.2f}" if base_step else "n/a",
+                "J/sample": f"{energy.median():.3g}" if len(energy) else "n/a",
+                f"{group['metric_name'].iloc[0]} mean ± sd": (
+                    f"{metric.mean():.4f} ± {sd:.4f}" if len(metric) > 1 else f"{metric.mean():.4f}"
+                ),
+                "seeds": len(group),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
+    envs = [r["env"] for r in records if r["env"]]
+    if not envs:
+        return "unknown"
+    env = envs[-1]
+    hw = env.get("hardware", {})
+    libs = env.get("libraries", {})
+    device = hw.get("gpu") or f"CPU: {hw.get('cpu', '?')}, {hw.get('cpu_threads', '?')} threads"
+    versions = ", ".join(f"{k} {v}" for k, v in libs.items() if v)
+    commits = sorted({(e.get("git_commit") or "unknown")[:12] for e in envs})
+    dirty = any((e.get("git_commit") or "").endswith("-dirty") for e in envs)
+    return (
+        f"{device}; Python {env.get('python')}; {versions}; "
+        f"git commit(s) {', '.join(commits)}{' (with uncommitted changes)' if dirty else ''}"
+    )
+
+
+def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, command: str) -> str:
+    """The markdown report of one suite: its cells as the store holds them."""
+    records = store.cells([c.cell_id for c in cells])
+    lines = [f"# ftbench report: suite `{suite.name}`", ""]
+    if suite.description:
+        lines += [suite.description, ""]
+    lines += [
+        f"- Command: `{command}`",
+        f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored)",
+        f"- Hardware and versions: {_hardware_line(records)}",
+        "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
+        "activations and the Python runtime); NVML peak on GPU.",
+        "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
+        "excluded, evaluation excluded); speed and memory ratios use the medians.",
+        "- Energy: n/a where no counter is readable (no RAPL on this CPU), never 0.",
+        "",
+    ]
+    if not records:
+        lines.append("No cell of this suite is stored yet: run `python run_all.py run` first.")
+        return "\n".join(lines) + "\n"
+    frame = cells_frame(records)
+    for (task, model), group in frame.groupby(["task", "model"], sort=False):
+        ok = group[group["status"] == "ok"]
+        lines.append(f"## {task} on {model}")
+        lines.append("")
+        if len(ok):
+            first = ok.iloc[0]
+            lines.append(
+                f"Split `{first['split_hash']}`; majority-class baseline "
+                f"{first['metric_name']} {first['majority']:.4f}; "
+                f"{int(first['steps'])} optimiser steps per cell."
+            )
+            lines.append("")
+            lines.append(method_table(group).to_markdown(index=False))
+            lines.append("")
+            settings = ok.drop_duplicates("method")[["method", "lr", "settings"]]
+            lines.append(
+                "Settings: "
+                + "; ".join(
+                    f"{r.method} lr {r.lr:g}" + (f" ({r.settings})" if r.settings else "")
+                    for r in settings.itertuples()
+                )
+                + "."
+            )
+            lines.append("")
+        failed = group[group["status"] != "ok"]
+        if len(failed):
+            lines.append("Cells that did not finish:")
+            lines.append("")
+            lines.append(failed[["method", "seed", "status", "error"]].to_markdown(index=False))
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(text: str, out_dir: str | Path, name: str) -> Path:
+    path = Path(out_dir) / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -1,0 +1,214 @@
+"""Runs cells: skips stored ones, one fresh worker process per cell, progress and ETA."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import signal
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench.spec import CellSpec
+from bench.store import Store
+
+PROGRESS_EVERY_S = 0.2
+
+
+@dataclass
+class RunSummary:
+    skipped: list[CellSpec] = field(default_factory=list)
+    ran: list[tuple[CellSpec, str]] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        return Counter(status for _, status in self.ran)
+
+
+def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
+    """Entry point of a worker process: run one cell, send progress and the record."""
+    from bench.cell import failure_record, run_cell
+    from bench.registry import load_builtin_plugins, load_plugin_file
+
+    last = [0.0]
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S or step == total:
+            last[0] = now
+            out.put(("step", step, total, loss))
+
+    try:
+        _quiet_libraries()
+        load_builtin_plugins()
+        for path in plugins:
+            load_plugin_file(path)
+        record = run_cell(CellSpec.from_json(spec_json), on_step=on_step)
+    except BaseException as exc:  # every failure becomes a stored status, never a lost cell
+        record = failure_record(exc)
+    out.put(("done", record))
+
+
+def _quiet_libraries() -> None:
+    """Workers report through the progress bar; library load reports and bars would garble it."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def _describe_exit(code: int | None) -> tuple[str, str]:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        if -code == signal.SIGKILL:
+            return "oom", f"worker killed by {name} (most likely the out-of-memory killer)"
+        return "error", f"worker killed by {name}"
+    return "error", f"worker exited with code {code} before reporting a result"
+
+
+def run_in_worker(
+    spec: CellSpec,
+    plugins: Sequence[str] = (),
+    timeout_s: float | None = None,
+    on_step: Any = None,
+) -> dict[str, Any]:
+    """Run one cell in a fresh spawned process; a crash or a kill ends only this cell."""
+    ctx = mp.get_context("spawn")
+    channel = ctx.Queue()
+    proc = ctx.Process(
+        target=_worker_main,
+        args=(spec.to_json(), list(plugins), channel),
+        name=f"ftbench-{spec.cell_id}",
+    )
+    start = time.monotonic()
+    proc.start()
+    record: dict[str, Any] | None = None
+    try:
+        while record is None:
+            try:
+                message = channel.get(timeout=0.25)
+            except queue.Empty:
+                if not proc.is_alive():
+                    try:  # the record may have arrived just as the process ended
+                        message = channel.get(timeout=1.0)
+                    except queue.Empty:
+                        status, error = _describe_exit(proc.exitcode)
+                        record = {"status": status, "error": error}
+                        break
+                elif timeout_s is not None and time.monotonic() - start > timeout_s:
+                    proc.kill()
+                    record = {"status": "timeout", "error": f"cell exceeded {timeout_s:.0f} s"}
+                    break
+                else:
+                    continue
+            if message[0] == "step" and on_step is not None:
+                on_step(*message[1:])
+            elif message[0] == "done":
+                record = message[1]
+    finally:
+        if proc.is_alive() and record is None:
+            proc.kill()  # interrupted: leave nothing running, store nothing for this cell
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    return record
+
+
+def run_in_process(spec: CellSpec, on_step: Any = None) -> dict[str, Any]:
+    """Run one cell here (tests, debugging): no isolation, same record."""
+    from bench.cell import failure_record, run_cell
+
+    try:
+        return run_cell(spec, on_step=on_step)
+    except Exception as exc:
+        return failure_record(exc)
+
+
+def _result_line(spec: CellSpec, record: dict[str, Any]) -> str:
+    status = record["status"]
+    if status != "ok":
+        return f"[red]{status}[/red] {spec.label()}: {record.get('error', '')}"
+    metric = record["primary_metric"]
+    value = record["metrics"][metric]
+    return (
+        f"[green]ok[/green] {spec.label()}: {metric} {value:.4f}, "
+        f"step {record['speed'].get('step_time_median_s', float('nan')) * 1000:.0f} ms, "
+        f"{record['wall_s']:.0f} s"
+    )
+
+
+def run_cells(
+    cells: Sequence[CellSpec],
+    store: Store,
+    *,
+    plugins: Sequence[str] = (),
+    timeout_s: float | None = None,
+    in_process: bool = False,
+    console: Console | None = None,
+) -> RunSummary:
+    """Run every cell that the store lacks as `ok`; write each result as soon as it ends."""
+    console = console or Console()
+    summary = RunSummary()
+    todo = []
+    for spec in cells:
+        (summary.skipped if store.has_ok(spec.cell_id) else todo).append(spec)
+    if summary.skipped:
+        console.print(f"{len(summary.skipped)} of {len(cells)} cells already stored: skipped")
+    if not todo:
+        return summary
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        suite_bar = progress.add_task("suite", total=len(todo))
+        for done, spec in enumerate(todo):
+            cell_bar = progress.add_task(f"  {spec.label()}", total=None)
+
+            def on_step(
+                step: int,
+                total: int,
+                loss: float,
+                _bar: Any = cell_bar,
+                _done: int = done,
+                _spec: CellSpec = spec,
+            ) -> None:
+                progress.update(
+                    _bar,
+                    completed=step,
+                    total=total,
+                    description=f"  {_spec.label()} loss {loss:.3f}",
+                )
+                progress.update(suite_bar, completed=_done + step / max(total, 1))
+
+            if in_process:
+                record = run_in_process(spec, on_step)
+            else:
+                record = run_in_worker(spec, plugins, timeout_s, on_step)
+            store.save(spec, record)
+            summary.ran.append((spec, record["status"]))
+            progress.remove_task(cell_bar)
+            progress.update(suite_bar, completed=done + 1)
+            progress.console.print(_result_line(spec, record))
+    return summary

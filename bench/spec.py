@@ -1,0 +1,116 @@
+"""Cell and suite specifications: frozen dataclasses, canonical JSON and the spec hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import CODE_VERSION
+
+Settings = tuple[tuple[str, Any], ...]
+
+
+def freeze_settings(settings: dict[str, Any] | Settings | None) -> Settings:
+    """Turn a settings mapping into a sorted tuple of pairs (hashable, order-independent)."""
+    if not settings:
+        return ()
+    items = settings.items() if isinstance(settings, dict) else settings
+    return tuple(sorted((str(k), _freeze_value(v)) for k, v in items))
+
+
+def _freeze_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze_value(v) for v in value)
+    if isinstance(value, dict):
+        return freeze_settings(value)
+    return value
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same object always gives the same text."""
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One fine-tuning run. Every field that can change a number is here, so it is in the hash."""
+
+    model: str
+    task: str
+    method: str
+    seed: int
+    settings: Settings = ()
+    lr: float = 1e-4
+    train_size: int | None = 2000
+    max_length: int = 64
+    batch_size: int = 32
+    epochs: float = 1.0
+    max_steps: int | None = None
+    warmup_ratio: float = 0.06
+    scheduler: str = "linear"
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    precision: str = "fp32"
+    eval_every: int | None = None
+    device: str = "cpu"
+
+    def settings_dict(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    def to_json(self) -> str:
+        return canonical_json(self)
+
+    @property
+    def cell_id(self) -> str:
+        """Hash of the canonical spec plus the code version that matters for its numbers."""
+        payload = f"{CODE_VERSION}\n{self.to_json()}"
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.settings)
+        method = f"{self.method}({extra})" if extra else self.method
+        return f"{self.model} / {self.task} / {method} / seed {self.seed}"
+
+    @classmethod
+    def from_json(cls, text: str) -> CellSpec:
+        data = json.loads(text)
+        data["settings"] = freeze_settings({k: v for k, v in data.get("settings", [])})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """A method in a suite with its settings and an optional learning rate override."""
+
+    name: str
+    settings: Settings = ()
+    lr: float | None = None
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A named matrix: models x tasks x methods x seeds, sharing one training budget."""
+
+    name: str
+    models: tuple[str, ...]
+    tasks: tuple[str, ...]
+    methods: tuple[MethodChoice, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budget: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def replace(self, **changes: Any) -> SuiteSpec:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,144 @@
+"""The SQLite store (WAL): one row per cell, its per-example predictions, its environment."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.spec import CellSpec
+
+DEFAULT_STORE = Path("results") / "ftbench.sqlite"
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "oom", "unsupported", "wont_fit", "error", "timeout")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    result TEXT,
+    env TEXT,
+    split_hash TEXT,
+    wall_s REAL,
+    finished_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    cell_id TEXT NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    label INTEGER NOT NULL,
+    pred INTEGER NOT NULL,
+    score REAL,
+    PRIMARY KEY (cell_id, idx)
+);
+"""
+
+
+class Store:
+    """Transactional writes: a cell and its predictions land together or not at all."""
+
+    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+            row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                self._conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row["value"]) != SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"store {self.path} has schema {row['value']}, this code reads {SCHEMA_VERSION}"
+                )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self, cell_id: str) -> str | None:
+        row = self._conn.execute("SELECT status FROM cells WHERE id=?", (cell_id,)).fetchone()
+        return row["status"] if row else None
+
+    def has_ok(self, cell_id: str) -> bool:
+        return self.status(cell_id) == "ok"
+
+    def save(self, spec: CellSpec, record: dict[str, Any]) -> None:
+        """Insert or replace the cell's row and predictions in one transaction."""
+        status = record["status"]
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        record = dict(record)
+        predictions = record.pop("predictions", None) or []
+        env = record.pop("env", None)
+        error = record.pop("error", None)
+        split_hash = (record.get("data") or {}).get("split_hash")
+        with self._conn:
+            self._conn.execute("DELETE FROM predictions WHERE cell_id=?", (spec.cell_id,))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    spec.cell_id,
+                    spec.to_json(),
+                    spec.model,
+                    spec.task,
+                    spec.method,
+                    spec.seed,
+                    spec.device,
+                    status,
+                    error,
+                    json.dumps(record, sort_keys=True),
+                    json.dumps(env, sort_keys=True) if env is not None else None,
+                    split_hash,
+                    record.get("wall_s"),
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+            self._conn.executemany(
+                "INSERT INTO predictions VALUES (?,?,?,?,?)",
+                [
+                    (spec.cell_id, p["idx"], p["label"], p["pred"], p.get("score"))
+                    for p in predictions
+                ],
+            )
+
+    def _row(self, row: sqlite3.Row) -> dict[str, Any]:
+        out = dict(row)
+        out["result"] = json.loads(out["result"]) if out["result"] else {}
+        out["env"] = json.loads(out["env"]) if out["env"] else {}
+        out["spec"] = CellSpec.from_json(out["spec"])
+        return out
+
+    def get(self, cell_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM cells WHERE id=?", (cell_id,)).fetchone()
+        return self._row(row) if row else None
+
+    def cells(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Stored cells (all, or those with the given ids), oldest first."""
+        rows = self._conn.execute("SELECT * FROM cells ORDER BY finished_at, id").fetchall()
+        wanted = set(ids) if ids is not None else None
+        return [self._row(r) for r in rows if wanted is None or r["id"] in wanted]
+
+    def predictions(self, cell_id: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT idx, label, pred, score FROM predictions WHERE cell_id=? ORDER BY idx",
+            (cell_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]

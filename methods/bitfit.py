@@ -1,0 +1,27 @@
+"""BitFit (Ben Zaken et al., 2022): train the bias terms only, plus the task head."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from bench.errors import Unsupported
+from bench.method_api import MethodContext, is_head_parameter, train_only
+from bench.registry import register_method
+
+
+@register_method("bitfit", family="selective", lr=5e-3)
+def bitfit(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Train every bias (and the new head); everything else stays frozen."""
+    biases = [
+        n
+        for n, _ in model.named_parameters()
+        if n.endswith(".bias") and not is_head_parameter(n, ctx.head_names)
+    ]
+    if not biases:
+        kind = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+        raise Unsupported(
+            f"BitFit needs bias terms and this {kind} model has none outside its head"
+        )
+    return train_only(
+        model, lambda n, p: n.endswith(".bias") or is_head_parameter(n, ctx.head_names)
+    )

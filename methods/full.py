@@ -1,0 +1,14 @@
+"""Full fine-tuning: every parameter trains."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from bench.method_api import MethodContext, train_only
+from bench.registry import register_method
+
+
+@register_method("full", family="full", lr=1e-4)
+def full(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Train all parameters (the reference every other method is compared to)."""
+    return train_only(model, lambda name, p: p.is_floating_point())
