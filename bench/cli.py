@@ -108,9 +108,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.dry_run:
         with Store(args.store) as store:
             for spec in cells:
-                console.print(
-                    f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}"
-                )
+                print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
         return 0
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
     with Store(args.store) as store:

@@ -131,7 +131,8 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
         lines += [suite.description, ""]
     lines += [
         f"- Command: `{command}`",
-        f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored)",
+        f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored); regenerate "
+        f"this page with `python run_all.py report --suite {suite.name} --store {store.path}`",
         f"- Hardware and versions: {_hardware_line(records)}",
         "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
         "activations and the Python runtime); NVML peak on GPU.",
@@ -156,7 +157,7 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
                 f"{int(first['steps'])} optimiser steps per cell."
             )
             lines.append("")
-            lines.append(method_table(group).to_markdown(index=False))
+            lines.append(method_table(group).to_markdown(index=False, disable_numparse=True))
             lines.append("")
             settings = ok.drop_duplicates("method")[["method", "lr", "settings"]]
             lines.append(
@@ -172,7 +173,11 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
         if len(failed):
             lines.append("Cells that did not finish:")
             lines.append("")
-            lines.append(failed[["method", "seed", "status", "error"]].to_markdown(index=False))
+            lines.append(
+                failed[["method", "seed", "status", "error"]].to_markdown(
+                    index=False, disable_numparse=True
+                )
+            )
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

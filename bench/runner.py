@@ -64,8 +64,10 @@ def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
 def _quiet_libraries() -> None:
     """Workers report through the progress bar; library load reports and bars would garble it."""
     import os
+    import warnings
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
     import transformers
 
     transformers.logging.set_verbosity_error()

@@ -1,0 +1,34 @@
+"""Synthetic text with a learnable rule: no download, for tests and for speed/memory runs."""
+
+from __future__ import annotations
+
+import random
+
+from bench.data import RawData
+from bench.registry import register_task
+
+KEYWORDS = ("red", "green", "blue")
+FILLER = tuple(f"w{i}" for i in range(40))
+
+
+@register_task(
+    "synthetic_rule",
+    kind="classification",
+    labels=KEYWORDS,
+    metric="accuracy",
+    metrics=("accuracy", "macro_f1"),
+    source="synthetic: random filler words, the label is the one colour word in the text",
+    val_size=100,
+    test_size=200,
+)
+def load_synthetic_rule() -> RawData:
+    """1,200 texts of 6-12 filler words with one colour word that decides the label."""
+    rng = random.Random(0)
+    texts, labels = [], []
+    for _ in range(1200):
+        label = rng.randrange(len(KEYWORDS))
+        words = [rng.choice(FILLER) for _ in range(rng.randint(6, 12))]
+        words.insert(rng.randrange(len(words) + 1), KEYWORDS[label])
+        texts.append(" ".join(words))
+        labels.append(label)
+    return RawData(texts=texts, labels=labels, label_names=KEYWORDS)

@@ -1,0 +1,62 @@
+import pytest
+
+from bench.cli import main
+
+
+def test_list_methods_prints_a_table(capsys):
+    assert main(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "lora" in out and "bitfit" in out and "reparametrization" in out
+
+
+def test_unknown_method_is_a_usage_error(capsys):
+    assert main(["run", "--methods", "lroa", "--dry-run"]) == 2
+    assert "Did you mean 'lora'" in capsys.readouterr().err
+
+
+def test_dry_run_lists_the_default_cells(capsys, tmp_path):
+    assert main(["--dry-run", "--store", str(tmp_path / "s.sqlite")]) == 0
+    err = capsys.readouterr().out
+    assert err.count("minilm / tweet_sentiment") == 9
+
+
+def test_report_without_store_says_so(tmp_path, capsys):
+    assert main(["report", "--store", str(tmp_path / "none.sqlite")]) == 2
+    assert "no store" in capsys.readouterr().err
+
+
+def test_bad_device_is_refused(capsys):
+    assert main(["run", "--device", "tpu", "--dry-run"]) == 2
+    assert "device 'tpu'" in capsys.readouterr().err
+
+
+def test_run_twice_trains_once_and_prints_the_same_report(tmp_path, capsys):
+    args = [
+        "run",
+        "--models",
+        "tiny-bert",
+        "--tasks",
+        "synthetic_rule",
+        "--methods",
+        "bitfit",
+        "--seeds",
+        "1",
+        "--in-process",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "ran: 1 ok" in first.err
+    assert main(args) == 0
+    second = capsys.readouterr()
+    assert "nothing to train" in second.err
+    assert first.out == second.out and "| bitfit" in first.out
+
+
+@pytest.mark.parametrize("what", ["tasks", "models", "suites"])
+def test_list_other_registries(what, capsys):
+    assert main(["list", what]) == 0
+    assert capsys.readouterr().out.strip()

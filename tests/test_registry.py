@@ -1,0 +1,44 @@
+import pytest
+
+from bench.errors import UnknownName
+from bench.registry import METHODS, MODELS, TASKS, Registry
+from bench.suites import SUITES
+
+
+def test_unknown_method_names_valid_ones_and_nearest():
+    with pytest.raises(UnknownName) as err:
+        METHODS.get("lroa")
+    text = str(err.value)
+    assert "Did you mean 'lora'?" in text
+    for name in ("full", "lora", "bitfit"):
+        assert name in text
+
+
+def test_unknown_task_and_model_and_suite_are_errors():
+    with pytest.raises(UnknownName, match="Did you mean 'tweet_sentiment'"):
+        TASKS.get("tweet_sentimnt")
+    with pytest.raises(UnknownName, match="Valid models: .*minilm"):
+        MODELS.get("bert-huge")
+    with pytest.raises(UnknownName, match="Valid suites: .*default"):
+        SUITES.get("nope")
+
+
+def test_far_name_gets_no_suggestion():
+    with pytest.raises(UnknownName) as err:
+        METHODS.get("zzzzzzzz")
+    assert "Did you mean" not in str(err.value)
+
+
+def test_duplicate_registration_is_refused():
+    reg: Registry[int] = Registry("thing")
+    reg.add("a", 1)
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.add("a", 2)
+
+
+def test_unknown_setting_lists_the_valid_ones():
+    lora = METHODS.get("lora")
+    with pytest.raises(ValueError, match="no setting 'rank'.*alpha, dropout, r, targets"):
+        lora.resolve_settings({"rank": 4})
+    assert lora.resolve_settings({"r": 4})["r"] == 4
+    assert lora.resolve_settings(None)["r"] == 8

@@ -1,0 +1,42 @@
+from bench.report import cells_frame, method_table, suite_report
+from bench.runner import run_cells
+from bench.spec import MethodChoice, SuiteSpec
+from bench.suites import expand
+
+SUITE = SuiteSpec(
+    name="tiny",
+    models=("tiny-bert", "tiny-llama"),
+    tasks=("synthetic_rule",),
+    methods=(MethodChoice("full"), MethodChoice("lora"), MethodChoice("bitfit")),
+    seeds=(0, 1),
+    budget={"train_size": 100, "max_length": 32, "batch_size": 16, "max_steps": 5},
+)
+
+
+def test_report_has_a_row_per_method_and_lists_failures(store):
+    cells = expand(SUITE, "cpu")
+    assert len(cells) == 2 * 3 * 2
+    run_cells(cells, store, in_process=True)
+    text = suite_report(SUITE, cells, store, "python run_all.py run --suite tiny")
+    assert "## synthetic_rule on tiny-bert" in text and "## synthetic_rule on tiny-llama" in text
+    assert "`python run_all.py run --suite tiny`" in text
+    assert "(12 of 12 cells stored)" in text
+    bert_part = text.split("## synthetic_rule on tiny-llama")[0]
+    for method in ("full", "lora", "bitfit"):
+        assert f"| {method} " in bert_part
+    llama_part = text.split("## synthetic_rule on tiny-llama")[1]
+    assert "Cells that did not finish" in llama_part and "unsupported" in llama_part
+    assert text == suite_report(SUITE, cells, store, "python run_all.py run --suite tiny")
+
+
+def test_method_table_aggregates_over_seeds(store):
+    cells = expand(SUITE, "cpu", models=["tiny-bert"])
+    run_cells(cells, store, in_process=True)
+    frame = cells_frame(store.cells([c.cell_id for c in cells]))
+    table = method_table(frame).set_index("method")
+    assert list(table["seeds"]) == [2, 2, 2]
+    assert table.loc["full", "x speed vs full"] == "1.00"
+    assert table.loc["full", "trainable %"] == "100.000"
+    acc = frame[frame["method"] == "lora"]["metric"]
+    assert table.loc["lora", "accuracy mean ± sd"] == f"{acc.mean():.4f} ± {acc.std(ddof=1):.4f}"
+    assert table.loc["full", "J/sample"] == "n/a" or float(table.loc["full", "J/sample"]) > 0

@@ -1,0 +1,70 @@
+"""Worker processes: a failing, killed or hanging cell ends alone and is stored with a status."""
+
+import textwrap
+
+from bench.runner import run_cells
+from tests.conftest import TINY_BERT
+from tests.helpers import tiny_cell
+
+PLUGIN = textwrap.dedent(
+    f"""
+    import os, signal, time
+    from bench.models import register_config_model
+    from bench.registry import register_method
+
+    register_config_model("plug-bert", {TINY_BERT!r})
+
+    @register_method("explode", family="test", lr=1e-3)
+    def explode(model, settings, ctx):
+        raise RuntimeError("this method always fails")
+
+    @register_method("die", family="test", lr=1e-3)
+    def die(model, settings, ctx):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    @register_method("hang", family="test", lr=1e-3)
+    def hang(model, settings, ctx):
+        time.sleep(600)
+    """
+)
+
+
+def test_failures_are_stored_and_the_suite_goes_on(tmp_path, store):
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    cells = [
+        tiny_cell("explode", model="plug-bert"),
+        tiny_cell("die", model="plug-bert"),
+        tiny_cell("bitfit", model="config:" + str(_llama_config(tmp_path))),
+        tiny_cell("full", model="plug-bert"),
+    ]
+    summary = run_cells(cells, store, plugins=[str(plugin)], timeout_s=120)
+    assert [s for _, s in summary.ran] == ["error", "oom", "unsupported", "ok"]
+    explode = store.get(cells[0].cell_id)
+    assert "RuntimeError: this method always fails" in explode["error"]
+    assert "this method always fails" in explode["result"]["traceback"]
+    assert "SIGKILL" in store.get(cells[1].cell_id)["error"]
+    assert "bias" in store.get(cells[2].cell_id)["error"]
+    assert len(store.predictions(cells[3].cell_id)) == 200
+
+    again = run_cells(cells, store, plugins=[str(plugin)], timeout_s=120)
+    assert again.skipped == [cells[3]]  # ok is kept; failed cells are tried again
+
+
+def test_a_hanging_cell_times_out(tmp_path, store):
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    cell = tiny_cell("hang", model="plug-bert")
+    summary = run_cells([cell], store, plugins=[str(plugin)], timeout_s=10)
+    assert [s for _, s in summary.ran] == ["timeout"]
+    assert "exceeded 10 s" in store.get(cell.cell_id)["error"]
+
+
+def _llama_config(tmp_path):
+    import json
+
+    from tests.conftest import TINY_LLAMA
+
+    path = tmp_path / "tiny_llama.json"
+    path.write_text(json.dumps(TINY_LLAMA))
+    return path
