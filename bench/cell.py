@@ -20,7 +20,7 @@ from bench.metrics import compute_metrics, majority_baseline
 from bench.models import get_model, head_module_names
 from bench.registry import METHODS, TASKS
 from bench.spec import CellSpec
-from bench.train import LoopConfig, predict, train_loop
+from bench.train import LoopConfig, plan_batches, predict, train_loop
 
 ProgressFn = Callable[[int, int, float], None]
 
@@ -52,8 +52,25 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
     model, tokenizer = model_info.load(task.kind, len(split.label_names))
     heads = head_module_names(model)
+    cfg = LoopConfig(
+        lr=spec.lr,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        warmup_ratio=spec.warmup_ratio,
+        scheduler=spec.scheduler,
+        weight_decay=spec.weight_decay,
+        grad_clip=spec.grad_clip,
+        precision=spec.precision,
+        eval_every=spec.eval_every,
+        seed=spec.seed,
+    )
     ctx = MethodContext(
-        model_kind=model_info.kind, task_kind=task.kind, head_names=heads, seed=spec.seed
+        model_kind=model_info.kind,
+        task_kind=task.kind,
+        head_names=heads,
+        seed=spec.seed,
+        total_steps=len(plan_batches(len(split.train[0]), cfg)),
     )
     model = method.apply(model, settings, ctx)
     params = count_parameters(model, heads)
@@ -74,19 +91,6 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             },
         }
 
-    cfg = LoopConfig(
-        lr=spec.lr,
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        max_steps=spec.max_steps,
-        warmup_ratio=spec.warmup_ratio,
-        scheduler=spec.scheduler,
-        weight_decay=spec.weight_decay,
-        grad_clip=spec.grad_clip,
-        precision=spec.precision,
-        eval_every=spec.eval_every,
-        seed=spec.seed,
-    )
     energy = EnergyMeter(device).start()
     loop = train_loop(
         model,

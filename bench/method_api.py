@@ -11,12 +11,13 @@ from torch import nn
 
 @dataclass
 class MethodContext:
-    """The cell's facts a method may need; `step_hooks` run after every optimiser step."""
+    """The cell's facts a method may need; `step_hooks(step)` run after each optimiser step."""
 
     model_kind: str
     task_kind: str
     head_names: list[str]
     seed: int
+    total_steps: int = 0
     step_hooks: list[Callable[[int], None]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -272,6 +272,11 @@ def get_model(name: str) -> ModelInfo:
     """A registered model, or a `config:NAME` / `hub:ID` source registered on first use."""
     if name in MODELS:
         return MODELS.get(name)
+    if name.startswith("packaged:"):
+        info = MODELS.get(name.removeprefix("packaged:"))
+        if info.source != "packaged":
+            raise ValueError(f"model {info.name!r} is not packaged (its source is {info.source})")
+        return info
     if name.startswith(("config:", "hub:")):
         return _dynamic_model(name)
     return MODELS.get(name)

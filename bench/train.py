@@ -104,6 +104,16 @@ def predict(
     return preds, probs, loss_sum / max(len(data), 1)
 
 
+def plan_batches(n: int, cfg: LoopConfig) -> list[list[int]]:
+    """The cell's batches: `epochs` passes, or exactly `max_steps` steps when that is set."""
+    batches = batch_order(n, cfg.batch_size, cfg.epochs, cfg.seed)
+    if cfg.max_steps is not None:
+        while len(batches) < cfg.max_steps:  # more passes over the data, same seeded order
+            batches += batch_order(n, cfg.batch_size, 1.0, cfg.seed + len(batches))
+        batches = batches[: cfg.max_steps]
+    return batches
+
+
 def train_loop(
     model: nn.Module,
     train: Encoded,
@@ -120,11 +130,7 @@ def train_loop(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise RuntimeError("the method left no trainable parameter")
-    batches = batch_order(len(train), cfg.batch_size, cfg.epochs, cfg.seed)
-    if cfg.max_steps is not None:
-        while len(batches) < cfg.max_steps:  # more passes over the data, same seeded order
-            batches += batch_order(len(train), cfg.batch_size, 1.0, cfg.seed + len(batches))
-        batches = batches[: cfg.max_steps]
+    batches = plan_batches(len(train), cfg)
     total = len(batches)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     scheduler = get_scheduler(
@@ -156,10 +162,10 @@ def train_loop(
             scaler.update()
         else:
             optimizer.step()
+        for hook in step_hooks or []:  # before zero_grad: AdaLoRA scores use the gradients
+            hook(step)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        for hook in step_hooks or []:
-            hook(step)
         synchronize(device)
         timer.record(time.perf_counter() - t0, len(indices), tokens)
         value = float(loss.detach())

@@ -1,32 +1,85 @@
-"""LoRA (Hu et al., 2021) through peft, on the modules that the target roles name."""
+"""The LoRA family through peft: LoRA, DoRA, rsLoRA, PiSSA and OLoRA initialisations, AdaLoRA."""
 
 from __future__ import annotations
 
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import AdaLoraConfig, LoraConfig
 from torch import nn
 
 from bench.method_api import MethodContext
-from bench.models import resolve_targets
+from bench.peft_support import is_gpt2, targets, wrap
 from bench.registry import register_method
 
-PEFT_TASK_TYPES = {"classification": TaskType.SEQ_CLS, "generation": TaskType.CAUSAL_LM}
+LORA_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}
 
 
-@register_method(
-    "lora",
-    family="reparametrization",
-    lr=3e-3,
-    defaults={"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")},
-)
-def lora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
-    """Low-rank updates B @ A on the target projections; the base stays frozen."""
-    config = LoraConfig(
+def _lora(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
+    return wrap(
+        model,
+        LoraConfig,
+        ctx,
         r=int(settings["r"]),
         lora_alpha=settings["alpha"],
         lora_dropout=settings["dropout"],
-        target_modules=resolve_targets(model, settings["targets"]),
-        fan_in_fan_out=model.config.model_type == "gpt2",
-        modules_to_save=list(ctx.head_names) or None,
-        task_type=PEFT_TASK_TYPES[ctx.task_kind],
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+        **extra,
     )
-    return get_peft_model(model, config)
+
+
+@register_method("lora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+def lora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Low-rank updates B @ A on the target projections (Hu et al., 2021); the base is frozen."""
+    return _lora(model, settings, ctx)
+
+
+@register_method("dora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+def dora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA on the direction plus a trained magnitude vector per module (Liu et al., 2024)."""
+    return _lora(model, settings, ctx, use_dora=True)
+
+
+@register_method("rslora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+def rslora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA scaled by alpha / sqrt(r) instead of alpha / r (Kalajdzievski, 2023)."""
+    return _lora(model, settings, ctx, use_rslora=True)
+
+
+@register_method("pissa", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+def pissa(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA initialised from the principal singular vectors, the residual frozen (Meng, 2024)."""
+    return _lora(model, settings, ctx, init_lora_weights="pissa_niter_4")
+
+
+@register_method("olora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA initialised from a QR decomposition of the weight (Büyükakyüz, 2024)."""
+    return _lora(model, settings, ctx, init_lora_weights="olora")
+
+
+@register_method(
+    "adalora",
+    family="reparametrization",
+    lr=3e-3,
+    defaults={"init_r": 12, "target_r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")},
+)
+def adalora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """SVD-shaped LoRA whose rank budget is pruned during training (Zhang et al., 2023)."""
+    total = max(ctx.total_steps, 1)
+    tinit, tfinal = int(0.1 * total), int(0.2 * total)
+    wrapped = wrap(
+        model,
+        AdaLoraConfig,
+        ctx,
+        init_r=int(settings["init_r"]),
+        target_r=int(settings["target_r"]),
+        lora_alpha=settings["alpha"],
+        lora_dropout=settings["dropout"],
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+        total_step=total,
+        tinit=tinit,
+        tfinal=tfinal,
+        deltaT=1,
+    )
+    ctx.step_hooks.append(wrapped.base_model.update_and_allocate)
+    return wrapped

@@ -37,3 +37,19 @@ def test_one_real_packaged_cell_in_a_worker(store):
     assert result["data"]["train_examples"] == 256
     assert len(store.predictions(spec.cell_id)) == 1000
     assert 0.0 <= result["metrics"]["accuracy"] <= 1.0
+
+
+def test_smollm2_converts_from_its_gguf_and_classifies():
+    import torch
+
+    from bench.models import get_model
+
+    info = get_model("packaged:smollm2")
+    assert info.kind == "decoder"
+    model, tokenizer = info.load("classification", 3)
+    total = sum(p.numel() for p in model.parameters())
+    assert total == 134_515_008 + 576 * 3  # SmolLM2-135M (tied embeddings) + score head
+    batch = tokenizer(["I love this", "meh"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
