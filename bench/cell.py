@@ -71,6 +71,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         head_names=heads,
         seed=spec.seed,
         total_steps=len(plan_batches(len(split.train[0]), cfg)),
+        device=str(device),
     )
     model = method.apply(model, settings, ctx)
     params = count_parameters(model, heads)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 from bench.errors import UnknownName
 from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
@@ -159,40 +160,73 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    table = Table(title=args.what)
-    if args.what == "methods":
-        for col in ("name", "family", "settings (defaults)", "lr", "models"):
-            table.add_column(col)
-        for name, m in METHODS.items():
-            settings = ", ".join(f"{k}={v}" for k, v in m.defaults.items()) or "-"
-            table.add_row(name, m.family, settings, f"{m.lr:g}", ", ".join(m.supports))
-    elif args.what == "tasks":
-        for col in ("name", "kind", "labels", "metric", "offline", "source"):
-            table.add_column(col)
-        for name, t in TASKS.items():
-            table.add_row(
-                name, t.kind, ", ".join(t.labels), t.metric, "yes" if t.offline else "no", t.source
-            )
-    elif args.what == "models":
-        for col in ("name", "source", "kind", "description"):
-            table.add_column(col)
-        for name, m in MODELS.items():
-            table.add_row(name, m.source, m.kind, m.description)
-        table.caption = "also: config:NAME or config:PATH.json (random weights), hub:ID (internet)"
+def list_frame(what: str) -> pd.DataFrame:
+    """The registry `what` as a table."""
+    if what == "methods":
+        rows = [
+            {
+                "name": n,
+                "family": m.family,
+                "settings (defaults)": ", ".join(f"{k}={v}" for k, v in m.defaults.items()) or "-",
+                "lr": f"{m.lr:g}",
+                "models": ", ".join(m.supports),
+                "quantized base": "yes" if m.needs_quantized_base else "no",
+                "description": m.description,
+            }
+            for n, m in METHODS.items()
+        ]
+    elif what == "tasks":
+        rows = [
+            {
+                "name": n,
+                "kind": t.kind,
+                "labels": ", ".join(t.labels),
+                "metric": t.metric,
+                "offline": "yes" if t.offline else "no",
+                "source": t.source,
+            }
+            for n, t in TASKS.items()
+        ]
+    elif what == "models":
+        rows = [
+            {"name": n, "source": m.source, "kind": m.kind, "description": m.description}
+            for n, m in MODELS.items()
+        ]
+        rows.append(
+            {
+                "name": "config:NAME | config:PATH.json",
+                "source": "config",
+                "kind": "from the config",
+                "description": "real architecture, random weights",
+            }
+        )
+        rows.append(
+            {
+                "name": "hub:ID",
+                "source": "hub",
+                "kind": "from the config",
+                "description": "a Hugging Face model (needs internet)",
+            }
+        )
     else:
-        for col in ("name", "models", "tasks", "methods", "seeds", "budget"):
-            table.add_column(col)
-        for name, s in SUITES.items():
-            table.add_row(
-                name,
-                ", ".join(s.models),
-                ", ".join(s.tasks),
-                ", ".join(m.name for m in s.methods),
-                str(len(s.seeds)),
-                ", ".join(f"{k}={v}" for k, v in s.budget.items()),
-            )
-    Console().print(table)
+        rows = [
+            {
+                "name": n,
+                "models": ", ".join(s.models),
+                "tasks": ", ".join(s.tasks),
+                "methods": ", ".join(m.name for m in s.methods),
+                "seeds": len(s.seeds),
+                "budget": ", ".join(f"{k}={v}" for k, v in s.budget.items()),
+            }
+            for n, s in SUITES.items()
+        ]
+    return pd.DataFrame(rows)
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    frame = list_frame(args.what)
+    print(frame.to_markdown(index=False, disable_numparse=True))
+    print(f"\n{len(frame)} {args.what}")
     return 0
 
 
@@ -202,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
+    # bitsandbytes' CPU backend asks for the hub-hosted `kernels` package, which offline
+    # machines cannot use; its fallback kernels work, so the warning is noise here.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     load_builtin_plugins()
     handlers = {"run": cmd_run, "report": cmd_report, "list": cmd_list}
     try:

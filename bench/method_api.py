@@ -18,6 +18,7 @@ class MethodContext:
     head_names: list[str]
     seed: int
     total_steps: int = 0
+    device: str = "cpu"
     step_hooks: list[Callable[[int], None]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -280,3 +280,14 @@ def get_model(name: str) -> ModelInfo:
     if name.startswith(("config:", "hub:")):
         return _dynamic_model(name)
     return MODELS.get(name)
+
+
+def transformer_blocks(model: nn.Module) -> tuple[str, list[nn.Module]]:
+    """The model's stack of transformer blocks: (the ModuleList's name, its blocks)."""
+    best: tuple[str, list[nn.Module]] = ("", [])
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) > len(best[1]):
+            best = (name, list(module))
+    if not best[1]:
+        raise ValueError(f"found no stack of transformer blocks in {type(model).__name__}")
+    return best

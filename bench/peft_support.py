@@ -7,6 +7,7 @@ from typing import Any
 from peft import TaskType, get_peft_model
 from torch import nn
 
+from bench.errors import Unsupported
 from bench.method_api import MethodContext
 from bench.models import resolve_targets
 
@@ -30,4 +31,9 @@ def wrap(model: nn.Module, config_cls: type, ctx: MethodContext, **kwargs: Any) 
         modules_to_save=list(ctx.head_names) or None,
         **kwargs,
     )
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except TypeError as exc:  # peft's word that a layer type has no implementation of the method
+        if "not supported" in str(exc):
+            raise Unsupported(f"peft {config_cls.__name__}: {exc}") from exc
+        raise

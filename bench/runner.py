@@ -63,6 +63,7 @@ def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
 
 def _quiet_libraries() -> None:
     """Workers report through the progress bar; library load reports and bars would garble it."""
+    import logging
     import os
     import warnings
 
@@ -72,6 +73,7 @@ def _quiet_libraries() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)  # see bench.cli
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from peft import AdaLoraConfig, LoraConfig
 from torch import nn
 
+from bench.errors import Unsupported
 from bench.method_api import MethodContext
 from bench.peft_support import is_gpt2, targets, wrap
 from bench.registry import register_method
@@ -12,7 +13,7 @@ from bench.registry import register_method
 LORA_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}
 
 
-def _lora(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
+def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
     return wrap(
         model,
         LoraConfig,
@@ -29,31 +30,33 @@ def _lora(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object)
 @register_method("lora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
 def lora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Low-rank updates B @ A on the target projections (Hu et al., 2021); the base is frozen."""
-    return _lora(model, settings, ctx)
+    return lora_on(model, settings, ctx)
 
 
 @register_method("dora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
 def dora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on the direction plus a trained magnitude vector per module (Liu et al., 2024)."""
-    return _lora(model, settings, ctx, use_dora=True)
+    return lora_on(model, settings, ctx, use_dora=True)
 
 
 @register_method("rslora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
 def rslora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA scaled by alpha / sqrt(r) instead of alpha / r (Kalajdzievski, 2023)."""
-    return _lora(model, settings, ctx, use_rslora=True)
+    return lora_on(model, settings, ctx, use_rslora=True)
 
 
 @register_method("pissa", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
 def pissa(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA initialised from the principal singular vectors, the residual frozen (Meng, 2024)."""
-    return _lora(model, settings, ctx, init_lora_weights="pissa_niter_4")
+    return lora_on(model, settings, ctx, init_lora_weights="pissa_niter_4")
 
 
 @register_method("olora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
 def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA initialised from a QR decomposition of the weight (Büyükakyüz, 2024)."""
-    return _lora(model, settings, ctx, init_lora_weights="olora")
+    if is_gpt2(model):
+        raise Unsupported("peft's OLoRA initialisation ignores fan_in_fan_out (GPT-2's Conv1D)")
+    return lora_on(model, settings, ctx, init_lora_weights="olora")
 
 
 @register_method(

@@ -1,0 +1,30 @@
+"""FourierFT (Gao et al., 2024) through peft: train a few spectral coefficients per weight."""
+
+from __future__ import annotations
+
+from peft import FourierFTConfig
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.peft_support import is_gpt2, targets, wrap
+from bench.registry import register_method
+
+
+@register_method(
+    "fourierft",
+    family="reparametrization",
+    lr=5e-2,
+    defaults={"n_frequency": 1000, "scaling": 150.0, "targets": ("q", "v")},
+)
+def fourierft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """The update is the inverse DFT of n trained coefficients at fixed random frequencies."""
+    return wrap(
+        model,
+        FourierFTConfig,
+        ctx,
+        n_frequency=int(settings["n_frequency"]),
+        scaling=float(settings["scaling"]),
+        random_loc_seed=ctx.seed,
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+    )

@@ -1,0 +1,31 @@
+"""Freeze tuning: train only the top blocks of the network (and the head)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from bench.method_api import MethodContext, is_head_parameter, train_only
+from bench.models import transformer_blocks
+from bench.registry import register_method
+
+
+@register_method("freeze", family="selective", lr=1e-4, defaults={"layers": 1, "fraction": None})
+def freeze(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Train the top `layers` blocks (or the top `fraction` of blocks); freeze the rest."""
+    stack, blocks = transformer_blocks(model)
+    if settings["fraction"] is not None:
+        fraction = float(settings["fraction"])
+        if not 0 < fraction <= 1:
+            raise ValueError(f"freeze: fraction must be in (0, 1], got {fraction}")
+        top = max(1, math.ceil(fraction * len(blocks)))
+    else:
+        top = int(settings["layers"])
+    if not 1 <= top <= len(blocks):
+        raise ValueError(f"freeze: layers must be between 1 and {len(blocks)}, got {top}")
+    prefixes = tuple(f"{stack}.{i}." for i in range(len(blocks) - top, len(blocks)))
+    ctx.info["trained_blocks"] = [p.rstrip(".") for p in prefixes]
+    return train_only(
+        model, lambda n, p: n.startswith(prefixes) or is_head_parameter(n, ctx.head_names)
+    )

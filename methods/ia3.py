@@ -1,0 +1,31 @@
+"""IA3 (Liu et al., 2022) through peft: learned rescaling vectors on keys, values and the MLP."""
+
+from __future__ import annotations
+
+from peft import IA3Config
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.models import resolve_targets
+from bench.peft_support import is_gpt2, targets, wrap
+from bench.registry import register_method
+
+
+@register_method(
+    "ia3",
+    family="rescaling",
+    lr=5e-3,
+    defaults={"targets": ("k", "v", "down"), "feedforward": ("down",)},
+)
+def ia3(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Scale the outputs of k and v, and the inputs of the MLP's down projection."""
+    names = targets(model, settings)
+    feedforward = [n for n in resolve_targets(model, settings["feedforward"]) if n in names]
+    return wrap(
+        model,
+        IA3Config,
+        ctx,
+        target_modules=names,
+        feedforward_modules=feedforward,
+        fan_in_fan_out=is_gpt2(model),
+    )

@@ -1,0 +1,25 @@
+"""LayerNorm tuning (Zhao et al., 2023) through peft: train the normalisation layers only."""
+
+from __future__ import annotations
+
+from peft import LNTuningConfig
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.peft_support import wrap
+from bench.registry import register_method
+
+
+def norm_module_names(model: nn.Module) -> list[str]:
+    """Every LayerNorm / RMSNorm module that has parameters."""
+    return [
+        name
+        for name, module in model.named_modules()
+        if "norm" in type(module).__name__.lower() and any(True for _ in module.parameters())
+    ]
+
+
+@register_method("ln_tuning", family="selective", lr=5e-3)
+def ln_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Train the weights and biases of every normalisation layer, plus the head."""
+    return wrap(model, LNTuningConfig, ctx, target_modules=norm_module_names(model))

@@ -1,0 +1,53 @@
+"""Orthogonal fine-tuning through peft: OFT, BOFT (butterfly) and HRA (Householder)."""
+
+from __future__ import annotations
+
+from peft import BOFTConfig, HRAConfig, OFTConfig
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.peft_support import is_gpt2, targets, wrap
+from bench.registry import register_method
+
+
+@register_method(
+    "oft", family="orthogonal", lr=3e-3, defaults={"block_size": 32, "targets": ("q", "v")}
+)
+def oft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Rotate each weight by a block-diagonal orthogonal matrix (Qiu et al., 2023)."""
+    return wrap(
+        model,
+        OFTConfig,
+        ctx,
+        r=0,
+        oft_block_size=int(settings["block_size"]),
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+    )
+
+
+@register_method(
+    "boft",
+    family="orthogonal",
+    lr=3e-3,
+    defaults={"block_size": 4, "butterfly_factor": 1, "targets": ("q", "v")},
+)
+def boft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Orthogonal update as a product of butterfly-sparse factors (Liu et al., 2024)."""
+    return wrap(
+        model,
+        BOFTConfig,
+        ctx,
+        boft_block_size=int(settings["block_size"]),
+        boft_n_butterfly_factor=int(settings["butterfly_factor"]),
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+    )
+
+
+@register_method("hra", family="orthogonal", lr=3e-3, defaults={"r": 8, "targets": ("q", "v")})
+def hra(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """A chain of r Householder reflections per module (Yuan et al., 2024)."""
+    return wrap(
+        model, HRAConfig, ctx, r=int(settings["r"]), target_modules=targets(model, settings)
+    )

@@ -1,0 +1,50 @@
+"""Soft prompts through peft: prompt tuning, prefix tuning and P-tuning."""
+
+from __future__ import annotations
+
+from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.peft_support import wrap
+from bench.registry import register_method
+
+
+@register_method("prompt_tuning", family="soft-prompt", lr=3e-2, defaults={"virtual_tokens": 20})
+def prompt_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Trained embeddings of virtual tokens prepended to the input (Lester et al., 2021)."""
+    return wrap(model, PromptTuningConfig, ctx, num_virtual_tokens=int(settings["virtual_tokens"]))
+
+
+@register_method(
+    "prefix_tuning",
+    family="soft-prompt",
+    lr=1e-2,
+    defaults={"virtual_tokens": 20, "projection": False},
+)
+def prefix_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Trained keys and values prepended at every layer (Li and Liang, 2021)."""
+    return wrap(
+        model,
+        PrefixTuningConfig,
+        ctx,
+        num_virtual_tokens=int(settings["virtual_tokens"]),
+        prefix_projection=bool(settings["projection"]),
+    )
+
+
+@register_method(
+    "p_tuning",
+    family="soft-prompt",
+    lr=1e-2,
+    defaults={"virtual_tokens": 20, "encoder_hidden": 128},
+)
+def p_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Virtual-token embeddings produced by a small trained MLP encoder (Liu et al., 2021)."""
+    return wrap(
+        model,
+        PromptEncoderConfig,
+        ctx,
+        num_virtual_tokens=int(settings["virtual_tokens"]),
+        encoder_hidden_size=int(settings["encoder_hidden"]),
+    )

@@ -1,0 +1,54 @@
+"""QLoRA (Dettmers et al., 2023) and 8-bit LoRA: LoRA through peft on a bitsandbytes base."""
+
+from __future__ import annotations
+
+from peft import prepare_model_for_kbit_training
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.quantize import compute_dtype_for, quantize_linears
+from bench.registry import register_method
+from methods.lora import LORA_DEFAULTS, lora_on
+
+
+def _quantized_lora(
+    model: nn.Module, settings: dict, ctx: MethodContext, bits: int, **quant: object
+) -> nn.Module:
+    dtype = compute_dtype_for(settings["compute_dtype"], ctx.device)
+    ctx.info["quantized_modules"] = quantize_linears(
+        model, bits=bits, device=ctx.device, skip=ctx.head_names, compute_dtype=dtype, **quant
+    )
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    lora_settings = {k: settings[k] for k in LORA_DEFAULTS}
+    return lora_on(model, lora_settings, ctx)
+
+
+@register_method(
+    "qlora",
+    family="quantized",
+    lr=3e-3,
+    needs_quantized_base=True,
+    defaults={**LORA_DEFAULTS, "quant_type": "nf4", "double_quant": True, "compute_dtype": "auto"},
+)
+def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA on a frozen 4-bit (NF4 or FP4, double-quantised) base; bf16 compute on GPU."""
+    return _quantized_lora(
+        model,
+        settings,
+        ctx,
+        4,
+        quant_type=settings["quant_type"],
+        double_quant=bool(settings["double_quant"]),
+    )
+
+
+@register_method(
+    "lora_8bit",
+    family="quantized",
+    lr=3e-3,
+    needs_quantized_base=True,
+    defaults={**LORA_DEFAULTS, "compute_dtype": "auto"},
+)
+def lora_8bit(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA on a frozen LLM.int8 base (bitsandbytes Linear8bitLt)."""
+    return _quantized_lora(model, settings, ctx, 8)

@@ -1,0 +1,62 @@
+"""Small trained parts around shared frozen random matrices: VeRA, RandLoRA, VB-LoRA."""
+
+from __future__ import annotations
+
+from peft import RandLoraConfig, VBLoRAConfig, VeraConfig
+from torch import nn
+
+from bench.method_api import MethodContext
+from bench.peft_support import is_gpt2, targets, wrap
+from bench.registry import register_method
+
+
+@register_method(
+    "vera", family="reparametrization", lr=1e-2, defaults={"r": 256, "targets": ("q", "v")}
+)
+def vera(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Frozen random A, B shared by all layers; per module only two scaling vectors train."""
+    return wrap(
+        model,
+        VeraConfig,
+        ctx,
+        r=int(settings["r"]),
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+        projection_prng_key=ctx.seed,
+    )
+
+
+@register_method(
+    "randlora", family="reparametrization", lr=3e-3, defaults={"r": 32, "targets": ("q", "v")}
+)
+def randlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """Full-rank updates from frozen random bases with trained diagonal scales (Albert, 2025)."""
+    return wrap(
+        model,
+        RandLoraConfig,
+        ctx,
+        r=int(settings["r"]),
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+        projection_prng_key=ctx.seed,
+    )
+
+
+@register_method(
+    "vblora",
+    family="reparametrization",
+    lr=3e-3,
+    defaults={"r": 4, "num_vectors": 64, "vector_length": 64, "targets": ("q", "v")},
+)
+def vblora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
+    """LoRA factors assembled from a shared bank of trained vectors (Li et al., 2024)."""
+    return wrap(
+        model,
+        VBLoRAConfig,
+        ctx,
+        r=int(settings["r"]),
+        num_vectors=int(settings["num_vectors"]),
+        vector_length=int(settings["vector_length"]),
+        target_modules=targets(model, settings),
+        fan_in_fan_out=is_gpt2(model),
+    )
