@@ -16,7 +16,7 @@ from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_pl
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
 
-COMMANDS = ("run", "report", "list")
+COMMANDS = ("run", "report", "list", "params")
 LISTABLE = ("methods", "tasks", "models", "suites")
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,report,list}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params}")
 
     run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
     run.add_argument("--suite", default="default", help="suite name (see `list suites`)")
@@ -65,6 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("list", help="list methods, tasks, models or suites")
     lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)
+
+    params = sub.add_parser(
+        "params", help="exact parameter counts on the meta device (no weights downloaded)"
+    )
+    params.add_argument(
+        "--model",
+        required=True,
+        help="comma-separated shipped config names, config:PATH.json, minilm, ...",
+    )
+    params.add_argument("--method", required=True, help="comma-separated method names")
+    params.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method setting (repeatable), e.g. --set r=16 --set targets=q,k,v",
+    )
+    params.add_argument(
+        "--task-kind", default="classification", choices=("classification", "generation")
+    )
+    params.add_argument("--labels", type=int, default=2, help="classes of the new head")
     return parser
 
 
@@ -230,6 +251,49 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """'r=16' -> ('r', 16); 'targets=q,v' -> ('targets', ('q', 'v')); JSON literals allowed."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"setting {text!r} is not of the form KEY=VALUE")
+    if value in ("None", "none"):
+        return key.strip(), None
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), tuple(v.strip() for v in value.split(",")) if "," in value else value
+
+
+def cmd_params(args: argparse.Namespace, console: Console) -> int:
+    from bench.params import count_on_meta
+
+    settings = dict(parse_setting(t) for t in args.set)
+    rows = []
+    for model in _csv(args.model) or []:
+        for method in _csv(args.method) or []:
+            counts = count_on_meta(model, method, settings, args.task_kind, args.labels)
+            rows.append(
+                {
+                    "model": model,
+                    "method": method,
+                    "method params": f"{counts['method_params']:,}",
+                    "head params": f"{counts['head_params']:,}",
+                    "trainable": f"{counts['trainable_params']:,}",
+                    "total": f"{counts['total_params']:,}",
+                    "trainable %": f"{counts['trainable_pct']:.4f}",
+                    "method %": f"{counts['method_pct']:.4f}",
+                }
+            )
+    print(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
+    print(
+        f"\ncounted on the meta device from configs; task kind {args.task_kind}"
+        + (f", {args.labels} labels" if args.task_kind == "classification" else "")
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
@@ -240,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     # machines cannot use; its fallback kernels work, so the warning is noise here.
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     load_builtin_plugins()
-    handlers = {"run": cmd_run, "report": cmd_report, "list": cmd_list}
+    handlers = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "params": cmd_params}
     try:
         return handlers[args.command](args, console)
     except (UnknownName, ValueError, FileNotFoundError) as exc:

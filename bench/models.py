@@ -236,10 +236,18 @@ def register_config_model(name: str, config: dict[str, Any], description: str = 
         return build_from_config(cfg, task_kind, num_labels), byte_tokenizer()
 
     kind = model_kind(AutoConfig.for_model(model_type, **config))
-    register_model(name, source="config", kind=kind, description=description, real_weights=False)(
-        load
+    return MODELS.add(
+        name,
+        ModelInfo(
+            name=name,
+            source="config",
+            kind=kind,
+            load=load,
+            description=description,
+            real_weights=False,
+            extra={"config": {"model_type": model_type, **config}},
+        ),
     )
-    return MODELS.get(name)
 
 
 @cache

@@ -25,6 +25,8 @@ def count_parameters(model: nn.Module, head_names: list[str]) -> dict[str, float
     for name, param in model.named_parameters(remove_duplicate=False):
         if id(param) in seen:
             continue  # tied weights (embeddings shared with an LM head) count once
+        if ".original_module." in f".{name}":
+            continue  # peft's frozen spare copy of a head it trains: not part of the model
         seen.add(id(param))
         n = logical_numel(param)
         total += n

@@ -1,0 +1,93 @@
+"""Exact parameter counts of model x method on the meta device: from a config, no weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.meters.params import count_parameters
+from bench.method_api import MethodContext
+from bench.models import CONFIG_DIR, build_from_config, head_module_names, model_kind
+from bench.registry import METHODS, MODELS
+
+# Initialisations that need real weight values (SVD, QR, magnitudes) give the same shapes as
+# their plain counterparts; on the meta device the count uses those.
+META_EQUIVALENT_SETTINGS = {"sparse": {"selection": "random"}}
+META_EQUIVALENT_METHOD = {"pissa": "lora", "olora": "lora"}
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def config_for(model: str) -> dict[str, Any]:
+    """The config of a shipped name, a registered model, `config:NAME` or a .json path."""
+    name = model.removeprefix("config:").removeprefix("packaged:")
+    if name.endswith(".json") and Path(name).is_file():
+        return json.loads(Path(name).read_text())
+    path = CONFIG_DIR / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    if model in MODELS and MODELS.get(model).extra.get("config"):
+        return dict(MODELS.get(model).extra["config"])
+    raise ValueError(
+        f"no config for model {model!r}; shipped configs: {', '.join(shipped_configs())} "
+        "(or pass config:PATH.json)"
+    )
+
+
+def count_on_meta(
+    model: str,
+    method: str,
+    settings: dict[str, Any] | None = None,
+    task_kind: str = "classification",
+    num_labels: int = 2,
+) -> dict[str, Any]:
+    """Trainable (method and head apart) and total parameters; no weight is materialised."""
+    from transformers import AutoConfig
+
+    info = METHODS.get(method)
+    resolved = info.resolve_settings(settings)
+    raw = config_for(model)
+    model_type = raw.pop("model_type")
+    config = AutoConfig.for_model(model_type, **raw)
+    kind = model_kind(config)
+    if kind not in info.supports:
+        raise ValueError(
+            f"method {method!r} supports {', '.join(info.supports)} models, {model!r} is a {kind}"
+        )
+    with torch.device("meta"):
+        net = build_from_config(config, task_kind, num_labels)
+        heads = head_module_names(net)
+        ctx = MethodContext(
+            model_kind=kind,
+            task_kind=task_kind,
+            head_names=heads,
+            seed=0,
+            total_steps=1000,
+            device="meta",
+        )
+        apply_as = METHODS.get(META_EQUIVALENT_METHOD.get(method, method))
+        shape_settings = {**resolved, **META_EQUIVALENT_SETTINGS.get(method, {})}
+        kept = {k: v for k, v in shape_settings.items() if k in apply_as.defaults}
+        try:
+            net = apply_as.apply(net, apply_as.resolve_settings(kept), ctx)
+        except (RuntimeError, NotImplementedError) as exc:
+            if "meta" not in str(exc):
+                raise
+            raise ValueError(
+                f"{method} reads weight values while it builds its layers, so it cannot be "
+                f"counted on the meta device ({exc})"
+            ) from exc
+    counts = count_parameters(net, heads)
+    return {
+        "model": model,
+        "method": method,
+        "settings": resolved,
+        "task_kind": task_kind,
+        "num_labels": num_labels,
+        **counts,
+    }
