@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from bench.data import encode, make_split
+from bench.data import collate, encode, make_split
 from bench.environment import environment
 from bench.errors import Unsupported
 from bench.meters.energy import EnergyMeter
@@ -52,6 +52,10 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
     model, tokenizer = model_info.load(task.kind, len(split.label_names))
     heads = head_module_names(model)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train = encode(tokenizer, *split.train, spec.max_length)
+    validation = encode(tokenizer, *split.validation, spec.max_length)
+    test = encode(tokenizer, *split.test, spec.max_length)
     cfg = LoopConfig(
         lr=spec.lr,
         batch_size=spec.batch_size,
@@ -65,22 +69,19 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         eval_every=spec.eval_every,
         seed=spec.seed,
     )
+    batches = plan_batches(len(train), cfg)
     ctx = MethodContext(
         model_kind=model_info.kind,
         task_kind=task.kind,
         head_names=heads,
         seed=spec.seed,
-        total_steps=len(plan_batches(len(split.train[0]), cfg)),
+        total_steps=len(batches),
         device=str(device),
+        calibration_batches=lambda n: [collate(train, b, pad_id) for b in batches[:n]],
     )
     model = method.apply(model, settings, ctx)
     params = count_parameters(model, heads)
     model.to(device)
-
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train = encode(tokenizer, *split.train, spec.max_length)
-    validation = encode(tokenizer, *split.validation, spec.max_length)
-    test = encode(tokenizer, *split.test, spec.max_length)
 
     def evaluate_validation() -> dict[str, float]:
         preds, _, loss = predict(model, validation, device, pad_id, spec.precision)

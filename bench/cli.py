@@ -141,6 +141,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             timeout_s=args.timeout,
             in_process=args.in_process,
             console=console,
+            command=command_line(),
         )
         text = suite_report(suite, cells, store, command_line())
     if not narrowed:

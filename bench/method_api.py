@@ -19,6 +19,7 @@ class MethodContext:
     seed: int
     total_steps: int = 0
     device: str = "cpu"
+    calibration_batches: Callable[[int], list[dict[str, Any]]] | None = None
     step_hooks: list[Callable[[int], None]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -123,6 +123,11 @@ def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _commands(records: Sequence[dict[str, Any]]) -> str:
+    commands = sorted({r["env"].get("command") for r in records if r["env"].get("command")})
+    return ", ".join(f"`{c}`" for c in commands) or "not recorded"
+
+
 def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, command: str) -> str:
     """The markdown report of one suite: its cells as the store holds them."""
     records = store.cells([c.cell_id for c in cells])
@@ -134,6 +139,7 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
         f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored); regenerate "
         f"this page with `python run_all.py report --suite {suite.name} --store {store.path}`",
         f"- Hardware and versions: {_hardware_line(records)}",
+        f"- Cells trained by: {_commands(records)}",
         "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
         "activations and the Python runtime); NVML peak on GPU.",
         "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "

@@ -165,6 +165,7 @@ def run_cells(
     timeout_s: float | None = None,
     in_process: bool = False,
     console: Console | None = None,
+    command: str | None = None,
 ) -> RunSummary:
     """Run every cell that the store lacks as `ok`; write each result as soon as it ends."""
     console = console or Console()
@@ -210,6 +211,8 @@ def run_cells(
                 record = run_in_process(spec, on_step)
             else:
                 record = run_in_worker(spec, plugins, timeout_s, on_step)
+            if command:
+                record.setdefault("env", {})["command"] = command
             store.save(spec, record)
             summary.ran.append((spec, record["status"]))
             progress.remove_task(cell_bar)

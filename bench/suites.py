@@ -17,6 +17,9 @@ BUDGET_FIELDS = tuple(
 )
 
 
+DEFAULT_BUDGET = {"train_size": 2000, "max_length": 64, "batch_size": 32, "epochs": 1.0}
+
+
 def register_suite(suite: SuiteSpec) -> SuiteSpec:
     unknown = sorted(set(suite.budget) - set(BUDGET_FIELDS))
     if unknown:
@@ -46,7 +49,85 @@ register_suite(
             MethodChoice("bitfit", lr=5e-3),
         ),
         seeds=(0, 1, 2),
-        budget={"train_size": 2000, "max_length": 64, "batch_size": 32, "epochs": 1.0},
+        budget=DEFAULT_BUDGET,
+    )
+)
+
+
+# Every registered method; a test keeps this list complete.
+ALL_METHODS = (
+    "full",
+    "freeze",
+    "bitfit",
+    "ln_tuning",
+    "sparse",
+    "lora",
+    "dora",
+    "rslora",
+    "pissa",
+    "olora",
+    "adalora",
+    "qlora",
+    "lora_8bit",
+    "ia3",
+    "loha",
+    "lokr",
+    "vera",
+    "randlora",
+    "vblora",
+    "fourierft",
+    "oft",
+    "boft",
+    "hra",
+    "houlsby",
+    "pfeiffer",
+    "prompt_tuning",
+    "prefix_tuning",
+    "p_tuning",
+)
+
+register_suite(
+    SuiteSpec(
+        name="methods",
+        description=(
+            "Every registered method on the embedded default's data and budget (MiniLM, "
+            "2,000 training tweets, 64 tokens, batch 32, one epoch), one seed, each method at "
+            "its recommended learning rate."
+        ),
+        models=("minilm",),
+        tasks=("tweet_sentiment",),
+        methods=tuple(MethodChoice(m) for m in ALL_METHODS),
+        seeds=(0,),
+        budget=DEFAULT_BUDGET,
+    )
+)
+
+register_suite(
+    SuiteSpec(
+        name="methods-smollm2",
+        description=(
+            "One method of each family on SmolLM2-135M (a Llama-architecture decoder) with a "
+            "short budget: 512 training tweets, 48 tokens, batch 16, 32 steps, one seed."
+        ),
+        models=("smollm2",),
+        tasks=("tweet_sentiment",),
+        methods=tuple(
+            MethodChoice(m)
+            for m in (
+                "full",
+                "freeze",
+                "ln_tuning",
+                "lora",
+                "qlora",
+                "ia3",
+                "oft",
+                "houlsby",
+                "prompt_tuning",
+                "prefix_tuning",
+            )
+        ),
+        seeds=(0,),
+        budget={"train_size": 512, "max_length": 48, "batch_size": 16, "max_steps": 32},
     )
 )
 

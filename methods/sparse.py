@@ -10,7 +10,8 @@ from bench.method_api import MethodContext, is_head_parameter, train_only
 from bench.models import resolve_targets
 from bench.registry import register_method
 
-SELECTIONS = ("magnitude", "random")
+SELECTIONS = ("magnitude", "random", "gradient", "fisher")
+SCORED = ("gradient", "fisher")
 
 
 class SparseDelta(nn.Module):
@@ -27,33 +28,74 @@ class SparseDelta(nn.Module):
 
 
 def choose_positions(
-    weight: torch.Tensor, k: int, selection: str, generator: torch.Generator
+    weight: torch.Tensor,
+    k: int,
+    selection: str,
+    generator: torch.Generator,
+    score: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Flat indices of the k entries to train."""
     if selection == "magnitude":
         return weight.detach().abs().reshape(-1).topk(k).indices.sort().values
     if selection == "random":
         return torch.randperm(weight.numel(), generator=generator)[:k].sort().values
+    if selection in SCORED:
+        if score is None:
+            raise ValueError(f"sparse selection {selection!r} needs gradient scores")
+        return score.reshape(-1).topk(k).indices.sort().values
     raise ValueError(f"sparse selection {selection!r} is not one of {', '.join(SELECTIONS)}")
+
+
+def gradient_scores(
+    model: nn.Module, names: list[str], batches: list[dict], fisher: bool
+) -> dict[str, torch.Tensor]:
+    """Sum over batches of |grad| (gradient) or grad^2 (empirical Fisher) of each weight."""
+    weights = {n: model.get_submodule(n).weight for n in names}
+    for w in weights.values():
+        w.requires_grad_(True)
+    scores = {n: torch.zeros_like(w) for n, w in weights.items()}
+    was_training = model.training
+    model.eval()  # scores without dropout: the same mask for the same data
+    for batch in batches:
+        model.zero_grad(set_to_none=True)
+        model(**batch).loss.backward()
+        for n, w in weights.items():
+            scores[n] += w.grad.detach() ** 2 if fisher else w.grad.detach().abs()
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return scores
 
 
 @register_method(
     "sparse",
     family="selective",
     lr=1e-3,
-    defaults={"fraction": 0.005, "selection": "magnitude", "targets": "all-linear"},
+    defaults={
+        "fraction": 0.005,
+        "selection": "magnitude",
+        "targets": "all-linear",
+        "score_batches": 4,
+    },
 )
 def sparse(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
-    """Train `fraction` of the entries of each target weight, chosen by magnitude or at random."""
+    """Train `fraction` of each target weight's entries: by magnitude, random, |grad| or Fisher."""
     fraction = float(settings["fraction"])
     if not 0 < fraction <= 1:
         raise ValueError(f"sparse: fraction must be in (0, 1], got {fraction}")
     generator = torch.Generator().manual_seed(ctx.seed)
+    selection = settings["selection"]
+    names = resolve_targets(model, settings["targets"])
+    scores: dict[str, torch.Tensor] = {}
+    if selection in SCORED:
+        if ctx.calibration_batches is None:
+            raise ValueError(f"sparse selection {selection!r} needs training batches to score")
+        batches = ctx.calibration_batches(int(settings["score_batches"]))
+        scores = gradient_scores(model, names, batches, fisher=selection == "fisher")
     train_only(model, lambda n, p: is_head_parameter(n, ctx.head_names))
-    for name in resolve_targets(model, settings["targets"]):
+    for name in names:
         module = model.get_submodule(name)
         k = max(1, round(fraction * module.weight.numel()))
-        index = choose_positions(module.weight, k, settings["selection"], generator)
+        index = choose_positions(module.weight, k, selection, generator, scores.get(name))
         parametrize.register_parametrization(module, "weight", SparseDelta(index))
         module.parametrizations.weight.original.requires_grad_(False)
     return model

@@ -34,6 +34,8 @@ TINY_GPT2 = {
     "n_layer": 2,
     "n_head": 4,
     "n_positions": 64,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
     "pad_token_id": 0,
 }
 

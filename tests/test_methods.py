@@ -315,5 +315,45 @@ def test_sparse_random_selection_is_seeded():
     assert torch.equal(a, b) and len(set(a.tolist())) == 5
     top = choose_positions(weight, 3, "magnitude", torch.Generator())
     assert set(top.tolist()) == set(weight.abs().reshape(-1).topk(3).indices.tolist())
-    with pytest.raises(ValueError, match="selection 'fisher' is not one of"):
+    with pytest.raises(ValueError, match="selection 'nope' is not one of"):
+        choose_positions(weight, 3, "nope", torch.Generator())
+    with pytest.raises(ValueError, match="needs gradient scores"):
         choose_positions(weight, 3, "fisher", torch.Generator())
+
+
+@pytest.mark.parametrize("selection", ["gradient", "fisher"])
+def test_sparse_scored_selection_picks_the_largest_gradients(selection):
+    from methods.sparse import gradient_scores
+
+    torch.manual_seed(0)
+    info = get_model("tiny-bert")
+    model, _ = info.load("classification", LABELS)
+    name = "bert.encoder.layer.0.attention.self.query"
+    data = [batch(0), batch(1)]
+    scores = gradient_scores(model, [name], data, fisher=selection == "fisher")
+    expected = torch.zeros(H, H)
+    model.eval()
+    for b in data:
+        model.zero_grad()
+        model(**b).loss.backward()
+        g = model.get_submodule(name).weight.grad
+        expected += g**2 if selection == "fisher" else g.abs()
+    model.train()
+    assert torch.allclose(scores[name], expected)
+
+    ctx = MethodContext(
+        "encoder",
+        "classification",
+        head_module_names(model),
+        0,
+        calibration_batches=lambda n: data[:n],
+    )
+    sparse = METHODS.get("sparse")
+    model = sparse.apply(
+        model,
+        sparse.resolve_settings({"selection": selection, "targets": ("q",), "score_batches": 2}),
+        ctx,
+    )
+    delta = model.get_submodule(name).parametrizations.weight[0]
+    k = round(0.005 * H * H)
+    assert delta.index.tolist() == sorted(expected.reshape(-1).topk(k).indices.tolist())

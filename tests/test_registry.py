@@ -42,3 +42,10 @@ def test_unknown_setting_lists_the_valid_ones():
         lora.resolve_settings({"rank": 4})
     assert lora.resolve_settings({"r": 4})["r"] == 4
     assert lora.resolve_settings(None)["r"] == 8
+
+
+def test_methods_suite_covers_every_registered_method():
+    from bench.suites import ALL_METHODS
+
+    assert sorted(ALL_METHODS) == METHODS.names()
+    assert [m.name for m in SUITES.get("methods").methods] == list(ALL_METHODS)
