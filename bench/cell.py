@@ -16,7 +16,7 @@ from bench.meters.energy import EnergyMeter
 from bench.meters.memory import PeakMemory
 from bench.meters.params import count_parameters
 from bench.method_api import MethodContext
-from bench.metrics import compute_metrics, majority_baseline
+from bench.metrics import compute_metrics, majority_baseline, per_class_recall
 from bench.models import get_model, head_module_names
 from bench.registry import METHODS, TASKS
 from bench.spec import CellSpec
@@ -122,6 +122,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "energy_per_sample_j": joules / loop.samples_seen if joules is not None else None,
         },
         "metrics": {"test_loss": test_loss, **compute_metrics(task.metrics, test.labels, preds)},
+        "per_class_recall": per_class_recall(test.labels, preds, split.label_names),
         "primary_metric": task.metric,
         "curve": loop.curve,
         "train_loss": {

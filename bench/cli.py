@@ -16,7 +16,7 @@ from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_pl
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
 
-COMMANDS = ("run", "report", "list", "params")
+COMMANDS = ("run", "report", "list", "params", "check")
 LISTABLE = ("methods", "tasks", "models", "suites")
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params,check}")
 
     run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
     run.add_argument("--suite", default="default", help="suite name (see `list suites`)")
@@ -65,6 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("list", help="list methods, tasks, models or suites")
     lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)
+
+    check = sub.add_parser(
+        "check", help="regression gate: exit 0 if a method is non-inferior to the baselines"
+    )
+    check.add_argument("--method", required=True, help="the method under test")
+    check.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        help="a Python file that registers the method (repeatable)",
+    )
+    check.add_argument("--baselines", default="lora,full", help="comma-separated baselines")
+    check.add_argument(
+        "--margin",
+        type=float,
+        default=0.01,
+        help="largest tolerated drop of the primary metric (default 0.01)",
+    )
+    check.add_argument("--suite", default="smoke", help="suite whose cells decide (default smoke)")
+    check.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    check.add_argument(
+        "--fresh",
+        action="store_true",
+        help="retrain the method's cells even if stored (after editing a plugin)",
+    )
+    check.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
 
     params = sub.add_parser(
         "params", help="exact parameter counts on the meta device (no weights downloaded)"
@@ -109,7 +135,7 @@ def command_line() -> str:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from bench.report import suite_report, write_report
+    from bench.report import claims_report, suite_report, write_report
     from bench.runner import run_cells
 
     for path in args.plugin:
@@ -143,10 +169,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console=console,
             command=command_line(),
         )
-        text = suite_report(suite, cells, store, command_line())
-    if not narrowed:
-        path = write_report(text, args.out, suite.name)
-        console.print(f"report written to {path}")
+        plots = None if narrowed else (Path(args.out), suite.name)
+        text = suite_report(suite, cells, store, command_line(), plots=plots)
+        if not narrowed:
+            path = write_report(text, args.out, suite.name)
+            claims = write_report(claims_report(store, command_line()), args.out, "claims")
+            console.print(f"report written to {path} (and {claims})")
     print(text)
     counts = summary.counts()
     if counts:
@@ -157,7 +185,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from bench.report import suite_report, write_report
+    from bench.report import claims_report, suite_report, write_report
 
     if not Path(args.store).exists():
         console.print(f"[red]no store at {args.store}[/red]: run `python run_all.py run` first")
@@ -172,11 +200,16 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                 cells = expand(suite, device)
                 if not store.cells([c.cell_id for c in cells]) and not args.suite:
                     continue
-                text = suite_report(suite, cells, store, command_line())
                 stem = name if device == "cpu" else f"{name}-{device.replace(':', '')}"
+                text = suite_report(
+                    suite, cells, store, command_line(), plots=(Path(args.out), stem)
+                )
                 path = write_report(text, args.out, stem)
                 console.print(f"wrote {path}")
                 written += 1
+        if written:
+            path = write_report(claims_report(store, command_line()), args.out, "claims")
+            console.print(f"wrote {path}")
     if not written:
         console.print("no suite has stored cells in this store")
     return 0
@@ -295,6 +328,29 @@ def cmd_params(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from bench.check import run_check
+
+    for path in args.plugin:
+        load_plugin_file(path)
+    baselines = _csv(args.baselines) or []
+    if not baselines:
+        raise ValueError("--baselines names no method")
+    with Store(args.store) as store:
+        return run_check(
+            args.method,
+            baselines,
+            args.margin,
+            args.suite,
+            store,
+            plugins=args.plugin,
+            device=resolve_device(args.device),
+            fresh=args.fresh,
+            console=console,
+            command=command_line(),
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
@@ -305,7 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     # machines cannot use; its fallback kernels work, so the warning is noise here.
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     load_builtin_plugins()
-    handlers = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "params": cmd_params}
+    handlers = {
+        "run": cmd_run,
+        "report": cmd_report,
+        "list": cmd_list,
+        "params": cmd_params,
+        "check": cmd_check,
+    }
     try:
         return handlers[args.command](args, console)
     except (UnknownName, ValueError, FileNotFoundError) as exc:

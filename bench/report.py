@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.compare import compare_to_baseline, comparison_columns
+from bench.plots import method_summary, pareto_plot
 from bench.spec import CellSpec, SuiteSpec
 from bench.store import Store
 
@@ -46,6 +49,11 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 samples_per_s=speed["samples_per_s"],
                 tokens_per_s=speed["tokens_per_s"],
                 peak_mem_mib=_peak_memory(memory) / MIB,
+                allocated_mib=(
+                    memory["torch_max_allocated_bytes"] / MIB
+                    if memory.get("torch_max_allocated_bytes") is not None
+                    else float("nan")
+                ),
                 energy_per_sample_j=res["energy"]["energy_per_sample_j"],
                 wall_s=res["wall_s"],
                 majority=res["data"]["majority_baseline"],
@@ -92,6 +100,11 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
                 ),
                 "trainable %": f"{group['trainable_pct'].iloc[0]:.3f}",
                 "peak memory MiB": f"{mem:,.0f}",
+                "allocator peak MiB": (
+                    f"{group['allocated_mib'].median():,.0f}"
+                    if group["allocated_mib"].notna().any()
+                    else "n/a"
+                ),
                 "x memory vs full": f"{mem / base_mem:.2f}" if base_mem else "n/a",
                 "step time ms": f"{step * 1000:.0f}",
                 "samples/s": f"{group['samples_per_s'].median():.1f}",
@@ -123,13 +136,38 @@ def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
     )
 
 
+BASELINE = "full"
+
+
+def _comparison_caption(k: int, metric: str) -> str:
+    example = (
+        "McNemar's exact test on per-example correctness"
+        if metric == "accuracy"
+        else f"a paired bootstrap of {metric} over examples"
+    )
+    return (
+        f"Δ: method minus `{BASELINE}` in {metric}, the mean of seed-paired differences with a "
+        f"paired-t 95% interval. p seeds: paired t-test over seeds; p examples: {example}, "
+        f"pooled over seeds. Both are Holm-corrected over the {k} comparisons of this table."
+    )
+
+
 def _commands(records: Sequence[dict[str, Any]]) -> str:
     commands = sorted({r["env"].get("command") for r in records if r["env"].get("command")})
     return ", ".join(f"`{c}`" for c in commands) or "not recorded"
 
 
-def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, command: str) -> str:
-    """The markdown report of one suite: its cells as the store holds them."""
+def suite_report(
+    suite: SuiteSpec,
+    cells: Sequence[CellSpec],
+    store: Store,
+    command: str,
+    plots: tuple[Path, str] | None = None,
+) -> str:
+    """The markdown report of one suite: its cells as the store holds them.
+
+    With `plots=(folder, stem)`, a Pareto plot per task x model is written beside it and linked.
+    """
     records = store.cells([c.cell_id for c in cells])
     lines = [f"# ftbench report: suite `{suite.name}`", ""]
     if suite.description:
@@ -141,7 +179,9 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
         f"- Hardware and versions: {_hardware_line(records)}",
         f"- Cells trained by: {_commands(records)}",
         "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
-        "activations and the Python runtime); NVML peak on GPU.",
+        "activations and the Python runtime); on GPU the NVML peak (the process's memory where "
+        "the driver reports it, else device used memory minus the baseline at cell start). "
+        "Allocator peak: torch.cuda.max_memory_allocated (GPU only).",
         "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
         "excluded, evaluation excluded); speed and memory ratios use the medians.",
         "- Energy: n/a where no counter is readable (no RAPL on this CPU), never 0.",
@@ -163,8 +203,29 @@ def suite_report(suite: SuiteSpec, cells: Sequence[CellSpec], store: Store, comm
                 f"{int(first['steps'])} optimiser steps per cell."
             )
             lines.append("")
-            lines.append(method_table(group).to_markdown(index=False, disable_numparse=True))
+            table = method_table(group)
+            comparisons = compare_to_baseline(group, store, BASELINE)
+            if comparisons:
+                table = table.merge(
+                    comparison_columns(comparisons, BASELINE), on="method", how="left"
+                )
+                table = table.fillna("—")
+            lines.append(table.to_markdown(index=False, disable_numparse=True))
             lines.append("")
+            if comparisons:
+                lines.append(_comparison_caption(len(comparisons), first["metric_name"]))
+                lines.append("")
+            if plots is not None and ok["method"].nunique() > 1:
+                folder, stem = plots
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"
+                pareto_plot(
+                    method_summary(group),
+                    f"{suite.name}: {task} on {model}",
+                    first["metric_name"],
+                    Path(folder) / name,
+                )
+                lines.append(f"![{first['metric_name']} against memory and time]({name})")
+                lines.append("")
             settings = ok.drop_duplicates("method")[["method", "lr", "settings"]]
             lines.append(
                 "Settings: "
@@ -193,3 +254,37 @@ def write_report(text: str, out_dir: str | Path, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
+    """The claims-vs-measured page from every ok cell of the store and exact counts."""
+    from bench.claims import claims, method_matrix
+
+    records = store.cells()
+    frame = cells_frame(records)
+    table = claims(frame, margin)
+    matrix = method_matrix(frame)
+    return "\n".join(
+        [
+            "# Published claims against what ftbench measured",
+            "",
+            f"- Command: `{command}`",
+            f"- Store: `{store.path}` ({len(records)} cells)",
+            f"- Hardware and versions: {_hardware_line(records)}",
+            "- Measured rows come from stored cells (their task / model / device is named); "
+            "computed rows come from exact parameter counts on the meta device and say so. "
+            "Speed claims were mostly made for GPUs: a CPU measurement tests them only there.",
+            "",
+            table.to_markdown(index=False, disable_numparse=True),
+            "",
+            "## The method matrix, measured",
+            "",
+            "What guides print from hearsay (method | trainable % | relative speed | memory | "
+            "typical use), here from stored cells; only the last column is quoted, not measured.",
+            "",
+            matrix.to_markdown(index=False, disable_numparse=True)
+            if len(matrix)
+            else "No task x model has stored cells of full fine-tuning next to other methods yet.",
+            "",
+        ]
+    )

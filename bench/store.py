@@ -119,6 +119,15 @@ class Store:
                 ],
             )
 
+    def delete(self, cell_ids: list[str]) -> int:
+        """Remove cells (and their predictions); returns how many rows went."""
+        with self._conn:
+            count = 0
+            for cell_id in cell_ids:
+                self._conn.execute("DELETE FROM predictions WHERE cell_id=?", (cell_id,))
+                count += self._conn.execute("DELETE FROM cells WHERE id=?", (cell_id,)).rowcount
+        return count
+
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         out = dict(row)
         out["result"] = json.loads(out["result"]) if out["result"] else {}

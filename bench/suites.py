@@ -132,6 +132,22 @@ register_suite(
 )
 
 
+register_suite(
+    SuiteSpec(
+        name="smoke",
+        description=(
+            "A fast suite for the regression gate: a tiny BERT (random weights, shipped config) "
+            "on the synthetic keyword task, 3 seeds, 4 epochs of 900 examples (225 steps)."
+        ),
+        models=("config:tiny-bert",),
+        tasks=("synthetic_rule",),
+        methods=(MethodChoice("lora"), MethodChoice("full", lr=1e-3)),
+        seeds=(0, 1, 2),
+        budget={"train_size": None, "max_length": 64, "batch_size": 16, "epochs": 4.0},
+    )
+)
+
+
 def expand(
     suite: SuiteSpec,
     device: str = "cpu",

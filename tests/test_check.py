@@ -1,0 +1,79 @@
+"""The regression gate end to end: a LoRA copy passes, a broken method fails."""
+
+import textwrap
+from pathlib import Path
+
+from bench.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lora_copy_plugin.py"
+
+BROKEN = textwrap.dedent(
+    """
+    from bench.registry import register_method
+    from methods.lora import LORA_DEFAULTS, lora_on
+
+    @register_method("frozen_lora", family="test", lr=0.0, defaults=LORA_DEFAULTS)
+    def frozen_lora(model, settings, ctx):
+        for p in model.parameters():
+            p.requires_grad_(False)
+        model = lora_on(model, settings, ctx)
+        for p in model.parameters():  # a bug: nothing may learn, head included
+            p.requires_grad_(False)
+        next(iter(model.parameters())).requires_grad_(True)
+        return model
+    """
+)
+
+
+def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys):
+    store = str(tmp_path / "gate.sqlite")
+    code = main(
+        [
+            "check",
+            "--plugin",
+            str(EXAMPLE),
+            "--method",
+            "my_lora",
+            "--baselines",
+            "lora",
+            "--store",
+            store,
+            "--device",
+            "cpu",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "| synthetic_rule | config:tiny-bert | lora" in out and "non-inferior" in out
+    assert "verdict: PASS" in out
+
+    broken = tmp_path / "broken.py"
+    broken.write_text(BROKEN)
+    code = main(
+        [
+            "check",
+            "--plugin",
+            str(broken),
+            "--method",
+            "frozen_lora",
+            "--baselines",
+            "lora",
+            "--store",
+            store,
+            "--device",
+            "cpu",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "NOT non-inferior" in out and "verdict: FAIL" in out
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    store = str(tmp_path / "gate.sqlite")
+    assert main(["check", "--method", "nope", "--store", store]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert main(["check", "--method", "lora", "--baselines", "lora", "--store", store]) == 2
+    assert "also named as a baseline" in capsys.readouterr().err
+    assert main(["check", "--method", "lora", "--plugin", "missing.py", "--store", store]) == 2
+    assert "does not exist" in capsys.readouterr().err
