@@ -83,7 +83,7 @@ def comparison_columns(comparisons: list[Comparison], baseline: str) -> pd.DataF
         rows.append(
             {
                 "method": c.method,
-                "Δ vs baseline [95% CI]": delta,
+                f"Δ vs {baseline} [95% CI]": delta,
                 "p seeds (Holm)": seed_p,
                 "p examples (Holm)": f"{pe:.3g}",
             }

@@ -3,7 +3,10 @@
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from bench.cli import main
+from bench.registry import METHODS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lora_copy_plugin.py"
 
@@ -25,7 +28,15 @@ BROKEN = textwrap.dedent(
 )
 
 
-def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys):
+@pytest.fixture
+def forget_plugin_methods():
+    """Plugins register into this process's registry: take their methods out afterwards."""
+    yield
+    for name in ("my_lora", "frozen_lora"):
+        METHODS.remove(name)
+
+
+def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys, forget_plugin_methods):
     store = str(tmp_path / "gate.sqlite")
     code = main(
         [
