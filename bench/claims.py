@@ -44,7 +44,7 @@ def _share_and_speed(
     out = []
     groups = [(m, where, g) for m in methods for where, g in _pairs_with_full(frame, m)]
     name = share_claim.split(" train")[0]
-    speed_claim = f"{name} runs at {speed:g}x the speed of full" if speed else ""
+    speed_claim = f"{name}: {speed:g}x the speed of full fine-tuning" if speed else ""
     if not groups:
         reason = "not measured yet: no stored cells of " + " / ".join(methods) + " next to full"
         hint = "run `python run_all.py run --suite methods`"

@@ -35,7 +35,8 @@ def git_commit() -> str | None:
         if head.returncode != 0:
             return None
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # generated reports do not make the code dirty; anything else tracked does
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -69,11 +69,11 @@ def _quiet_libraries() -> None:
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)  # see bench.cli
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)  # see bench.cli
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:

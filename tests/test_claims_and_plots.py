@@ -44,14 +44,14 @@ def test_claims_decide_from_stored_cells_and_counts():
     table = claims(_frame()).set_index("claim")
     share = table.loc["LoRA trains 0.1-0.5% of the parameters (lora)"]
     assert share["verdict"] == "holds" and share["measured"].startswith("0.2991%")
-    speed = table.loc["LoRA runs at 1.5x the speed of full (lora)"]
+    speed = table.loc["LoRA: 1.5x the speed of full fine-tuning (lora)"]
     assert speed["verdict"] == "does not hold" and speed["measured"].startswith("1.20x")
     assert table.loc["PEFT reaches full fine-tuning's accuracy (lora)", "verdict"] == "holds"
     gpt2 = table.loc["LoRA on gpt2-xl trains 8,192,000 of 1,558,432,768 parameters"]
     assert "2,457,600" in gpt2["measured"] and gpt2["verdict"].startswith("does not hold")
     qlora = table.loc["QLoRA takes a 7B model from 28 GB to 3.5 GB"]
     assert "6,738,415,616" in qlora["measured"] and "not measured" in qlora["basis"]
-    assert "not measured yet" in table.loc["BitFit runs at 3x the speed of full", "verdict"]
+    assert "not measured yet" in table.loc["BitFit: 3x the speed of full fine-tuning", "verdict"]
 
 
 def test_pareto_front_and_plot(tmp_path):
