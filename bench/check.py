@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from bench import stats
+from bench.compare import seed_pairs
 from bench.registry import METHODS
 from bench.report import cells_frame
 from bench.runner import run_cells
@@ -32,20 +34,17 @@ def decide(
     """Non-inferiority of `method` against each baseline per task x model, paired by seed."""
     rows = []
     for (task, model), group in frame.groupby(["task", "model"], sort=False):
-        ok = group[group["status"] == "ok"]
-        new = ok[ok["method"] == method].set_index("seed")["metric"]
         for baseline in baselines:
-            base = ok[ok["method"] == baseline].set_index("seed")["metric"]
-            seeds = sorted(set(new.index) & set(base.index))
-            result = stats.noninferiority([new[s] for s in seeds], [base[s] for s in seeds], margin)
+            seeds, new, base = seed_pairs(group, method, baseline)
+            result = stats.noninferiority(new, base, margin)
             rows.append(
                 GateRow(
                     task,
                     model,
                     baseline,
                     result,
-                    float(new[seeds].mean()) if seeds else float("nan"),
-                    float(base[seeds].mean()) if seeds else float("nan"),
+                    float(np.mean(new)) if seeds else float("nan"),
+                    float(np.mean(base)) if seeds else float("nan"),
                 )
             )
     return rows

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench import stats
+from bench.compare import seed_pairs
 from bench.params import count_on_meta
 
 GB = 1e9
@@ -161,13 +162,11 @@ def _accuracy_claims(frame: pd.DataFrame, margin: float) -> list[Verdict]:
     ok = frame[frame["status"] == "ok"]
     out = []
     for (task, model, device), group in ok.groupby(["task", "model", "device"], sort=True):
-        full = group[group["method"] == "full"].set_index("seed")["metric"]
         for method in sorted(set(group["method"]) - {"full"}):
-            mine = group[group["method"] == method].set_index("seed")["metric"]
-            seeds = sorted(set(full.index) & set(mine.index))
+            seeds, mine, full = seed_pairs(group, method, "full")
             if len(seeds) < 2:
                 continue
-            result = stats.noninferiority(mine[seeds].values, full[seeds].values, margin)
+            result = stats.noninferiority(mine, full, margin)
             out.append(
                 Verdict(
                     f"PEFT reaches full fine-tuning's accuracy ({method})",

@@ -27,6 +27,15 @@ def _per_seed(frame: pd.DataFrame, method: str) -> dict[int, pd.Series]:
     return {int(r.seed): r for r in rows.itertuples()}
 
 
+def seed_pairs(
+    frame: pd.DataFrame, method: str, baseline: str
+) -> tuple[list[int], list[float], list[float]]:
+    """Seeds both methods finished, with their primary metric: (seeds, method's, baseline's)."""
+    mine, base = _per_seed(frame, method), _per_seed(frame, baseline)
+    seeds = sorted(set(mine) & set(base))
+    return seeds, [mine[s].metric for s in seeds], [base[s].metric for s in seeds]
+
+
 def example_test(store: Store, pairs: list[tuple[str, str]], metric: str) -> stats.TestResult:
     """Per-example test pooled over seeds: McNemar for accuracy, paired bootstrap otherwise."""
     labels, a_pred, b_pred = [], [], []
@@ -54,13 +63,11 @@ def compare_to_baseline(frame: pd.DataFrame, store: Store, baseline: str) -> lis
     for method in ok["method"].drop_duplicates():
         if method == baseline:
             continue
-        mine = _per_seed(frame, method)
-        seeds = sorted(set(mine) & set(base))
+        seeds, mine_metric, base_metric = seed_pairs(frame, method, baseline)
         if not seeds:
             continue
-        seed_test = stats.paired_ttest(
-            [mine[s].metric for s in seeds], [base[s].metric for s in seeds]
-        )
+        seed_test = stats.paired_ttest(mine_metric, base_metric)
+        mine = _per_seed(frame, method)
         pairs = [(mine[s].cell_id, base[s].cell_id) for s in seeds]
         out.append(Comparison(method, len(seeds), seed_test, example_test(store, pairs, metric)))
     return out

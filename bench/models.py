@@ -97,7 +97,7 @@ def resolve_targets(model: nn.Module, targets: str | tuple[str, ...] | list[str]
         if role not in table:
             if group:
                 continue  # a group names roles some architectures lack (BERT has no gate)
-            linear = sorted({n.split(".")[-1] for n, m in model.named_modules() if _is_linear(m)})
+            linear = sorted({n.split(".")[-1] for n, m in model.named_modules() if is_linear(m)})
             raise ValueError(
                 f"role {role!r} does not exist on {model_type} models; its roles are "
                 f"{', '.join(table)} (groups: {', '.join(ROLE_GROUPS)}); "
@@ -112,7 +112,8 @@ def resolve_targets(model: nn.Module, targets: str | tuple[str, ...] | list[str]
     return found
 
 
-def _is_linear(module: nn.Module) -> bool:
+def is_linear(module: nn.Module) -> bool:
+    """nn.Linear, or GPT-2's Conv1D (a Linear with a transposed weight)."""
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bench.models import is_linear
+
 QUANT_TYPES = ("nf4", "fp4")
 KEEP_FULL_PRECISION = ("lm_head",)  # as transformers does: the output layer stays unquantised
 
@@ -31,10 +33,6 @@ def _as_linear(module: nn.Module) -> nn.Linear:
     if module.bias is not None:
         linear.bias.data = module.bias.data
     return linear
-
-
-def _is_linear(module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
 def _quantized(
@@ -90,7 +88,7 @@ def quantize_linears(
     if quant_type not in QUANT_TYPES:
         raise ValueError(f"quant_type {quant_type!r} is not one of {', '.join(QUANT_TYPES)}")
     keep = set(skip) | set(KEEP_FULL_PRECISION)
-    names = [n for n, m in model.named_modules() if _is_linear(m) and not keep & set(n.split("."))]
+    names = [n for n, m in model.named_modules() if is_linear(m) and not keep & set(n.split("."))]
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

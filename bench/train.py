@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -37,6 +38,12 @@ class LoopConfig:
     seed: int = 0
     eval_batch_size: int = 64
     timer_warmup_steps: int = 3
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> LoopConfig:
+        """The loop's fields taken from a CellSpec (the ones it lacks keep their defaults)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{n: getattr(spec, n) for n in names if hasattr(spec, n)})
 
 
 @dataclass
