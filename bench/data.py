@@ -7,7 +7,7 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -18,20 +18,44 @@ SPLIT_SEED = 1234  # the split never changes with the cell's seed
 
 @dataclass(frozen=True)
 class RawData:
-    """Labelled texts as a task loads them (before cleaning and splitting)."""
+    """Examples as a task loads them (before cleaning and splitting).
+
+    `labels` are class indices (classification), scores (regression) or topic indices that
+    stratify the split (generation); `texts_b` holds the second text of sentence-pair tasks and
+    `responses` the target text of generation tasks.
+    """
 
     texts: list[str]
-    labels: list[int]
+    labels: list[Any]
     label_names: tuple[str, ...]
+    texts_b: list[str] | None = None
+    responses: list[str] | None = None
+
+
+class Part(NamedTuple):
+    """One part of a split; `part[0]` / `part[1]` are the texts and labels."""
+
+    texts: list[str]
+    labels: list[Any]
+    texts_b: list[str] | None = None
+    responses: list[str] | None = None
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return len(self.labels)
+
+    def rows(self) -> list[tuple[str, Any, str | None, str | None]]:
+        b = self.texts_b or [None] * len(self.labels)
+        r = self.responses or [None] * len(self.labels)
+        return list(zip(self.texts, self.labels, b, r, strict=True))
 
 
 @dataclass(frozen=True)
 class Split:
-    """Train / validation / test texts and labels, with the hash that identifies them."""
+    """Train / validation / test parts, with the hash that identifies them."""
 
-    train: tuple[list[str], list[int]]
-    validation: tuple[list[str], list[int]]
-    test: tuple[list[str], list[int]]
+    train: Part
+    validation: Part
+    test: Part
     label_names: tuple[str, ...]
     dropped: dict[str, int]
 
@@ -39,17 +63,24 @@ class Split:
     def hash(self) -> str:
         digest = hashlib.sha256()
         for part in ("train", "validation", "test"):
-            texts, labels = getattr(self, part)
             digest.update(f"#{part}\n".encode())
-            for text, label in zip(texts, labels, strict=True):
-                digest.update(f"{label}\t{text}\n".encode())
+            for text, label, text_b, response in getattr(self, part).rows():
+                line = f"{label}\t{text}"
+                line += f"\t{text_b}" if text_b is not None else ""
+                line += f"\t{response}" if response is not None else ""
+                digest.update(f"{line}\n".encode())
         return digest.hexdigest()[:16]
 
     def distribution(self) -> dict[str, dict[str, int]]:
-        """Label counts per part, by label name."""
+        """Label counts per part, by label name (regression: score quintiles)."""
         out = {}
         for part in ("train", "validation", "test"):
-            counts = Counter(getattr(self, part)[1])
+            labels = getattr(self, part).labels
+            if not self.label_names:
+                qs = np.quantile(labels, [0, 0.25, 0.5, 0.75, 1]) if labels else []
+                out[part] = {"n": len(labels), **{f"q{i * 25}": float(q) for i, q in enumerate(qs)}}
+                continue
+            counts = Counter(labels)
             out[part] = {
                 self.label_names[k]: counts.get(k, 0) for k in range(len(self.label_names))
             }
@@ -58,6 +89,7 @@ class Split:
 
 _TAG = re.compile(r"<[^>]{1,40}>")
 _SPACE = re.compile(r"\s+")
+BALANCE = ("down", "up")
 
 
 def clean_text(text: str) -> str:
@@ -69,71 +101,172 @@ def clean_text(text: str) -> str:
 
 def deduplicate(texts: list[str], labels: list[int]) -> tuple[list[str], list[int], dict[str, int]]:
     """Keep one copy of each text (case-insensitive); drop texts seen with conflicting labels."""
-    seen: dict[str, set[int]] = {}
-    first: dict[str, tuple[str, int]] = {}
+    raw = RawData(texts=list(texts), labels=list(labels), label_names=())
+    clean, dropped = _deduplicate(raw)
+    return clean.texts, clean.labels, dropped
+
+
+def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
+    """Clean every text; drop empty rows and repeats; drop inputs seen with conflicting labels.
+
+    For generation tasks an input with several different responses is kept (they are distinct
+    examples); the split keeps all of them in one part.
+    """
+    n = len(raw.texts)
+    texts_b = raw.texts_b or [None] * n
+    responses = raw.responses or [None] * n
+    seen: dict[tuple, set[Any]] = {}
+    first: dict[tuple, tuple[str, Any, str | None, str | None]] = {}
     empty = 0
-    for text, label in zip(texts, labels, strict=True):
-        text = clean_text(text)
-        if not text:
+    for text, label, text_b, response in zip(
+        raw.texts, raw.labels, texts_b, responses, strict=True
+    ):
+        text = clean_text(str(text))
+        text_b = clean_text(str(text_b)) if text_b is not None else None
+        response = clean_text(str(response)) if response is not None else None
+        if not text or text_b == "" or response == "":
             empty += 1
             continue
-        key = text.lower()
+        key = (text.lower(), (text_b or "").lower(), (response or "").lower())
         seen.setdefault(key, set()).add(label)
-        first.setdefault(key, (text, label))
+        first.setdefault(key, (text, label, text_b, response))
     conflicting = {k for k, v in seen.items() if len(v) > 1}
     kept = [first[k] for k in first if k not in conflicting]  # insertion order: deterministic
     dropped = {
         "empty": empty,
-        "duplicates": len(texts) - empty - len(first),
+        "duplicates": n - empty - len(first),
         "conflicting_texts": len(conflicting),
     }
-    return [t for t, _ in kept], [label for _, label in kept], dropped
-
-
-def make_split(raw: RawData, val_size: int, test_size: int, train_size: int | None = None) -> Split:
-    """Clean, deduplicate, then split stratified with a fixed seed; cap the train part last."""
-    texts, labels, dropped = deduplicate(raw.texts, raw.labels)
-    idx = np.arange(len(texts))
-    rest, test_idx = train_test_split(
-        idx, test_size=test_size, stratify=labels, random_state=SPLIT_SEED
+    clean = RawData(
+        texts=[k[0] for k in kept],
+        labels=[k[1] for k in kept],
+        label_names=raw.label_names,
+        texts_b=[k[2] for k in kept] if raw.texts_b is not None else None,
+        responses=[k[3] for k in kept] if raw.responses is not None else None,
     )
-    rest_labels = [labels[i] for i in rest]
+    return clean, dropped
+
+
+def _strata(labels: list[Any], label_names: tuple[str, ...]) -> list[Any]:
+    """What the split stratifies on: the class, or the score's quintile for regression."""
+    if label_names:
+        return list(labels)
+    edges = np.quantile(labels, [0.2, 0.4, 0.6, 0.8])
+    return np.searchsorted(edges, labels, side="right").tolist()
+
+
+def make_split(
+    raw: RawData,
+    val_size: int,
+    test_size: int,
+    train_size: int | None = None,
+    balance: str | None = None,
+) -> Split:
+    """Clean, deduplicate, then split stratified with a fixed seed; cap the train part last.
+
+    Examples that share an input (a prompt with several responses) form one group, and groups
+    are split, so no input is in two parts; sizes count groups. `balance` down- or up-samples
+    the training classes to equal counts (seeded, after the cap).
+    """
+    clean, dropped = _deduplicate(raw)
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    texts_b = clean.texts_b or [None] * len(clean.texts)
+    for i, key in enumerate(zip((t.lower() for t in clean.texts), texts_b, strict=True)):
+        groups.setdefault(key, []).append(i)
+    members = list(groups.values())
+    strata = _strata([clean.labels[m[0]] for m in members], clean.label_names)
+    idx = np.arange(len(members))
+    rest, test_idx = train_test_split(
+        idx, test_size=test_size, stratify=strata, random_state=SPLIT_SEED
+    )
+    rest_strata = [strata[i] for i in rest]
     train_idx, val_idx = train_test_split(
-        rest, test_size=val_size, stratify=rest_labels, random_state=SPLIT_SEED
+        rest, test_size=val_size, stratify=rest_strata, random_state=SPLIT_SEED
     )
     if train_size is not None and train_size < len(train_idx):
-        train_labels = [labels[i] for i in train_idx]
+        train_strata = [strata[i] for i in train_idx]
         train_idx, _ = train_test_split(
-            train_idx, train_size=train_size, stratify=train_labels, random_state=SPLIT_SEED
+            train_idx, train_size=train_size, stratify=train_strata, random_state=SPLIT_SEED
         )
 
-    def take(ids: np.ndarray) -> tuple[list[str], list[int]]:
-        ids = np.sort(ids)
-        return [texts[i] for i in ids], [labels[i] for i in ids]
+    def take(ids: np.ndarray) -> list[int]:
+        return [m for g in np.sort(ids) for m in members[g]]
 
+    train_rows = take(train_idx)
+    if balance is not None:
+        train_rows = balance_rows(train_rows, clean.labels, balance, bool(clean.label_names))
     return Split(
-        train=take(train_idx),
-        validation=take(val_idx),
-        test=take(test_idx),
-        label_names=raw.label_names,
+        train=_part(clean, train_rows),
+        validation=_part(clean, take(val_idx)),
+        test=_part(clean, take(test_idx)),
+        label_names=clean.label_names,
         dropped=dropped,
+    )
+
+
+def balance_rows(rows: list[int], labels: list[Any], how: str, classes: bool = True) -> list[int]:
+    """Down-sample every class to the rarest one's count, or up-sample to the commonest's."""
+    if how not in BALANCE:
+        raise ValueError(f"balance {how!r} is not one of {', '.join(BALANCE)}")
+    if not classes:
+        raise ValueError("class balancing needs class labels; this task has none")
+    rng = np.random.default_rng(SPLIT_SEED)
+    by_class: dict[Any, list[int]] = {}
+    for r in rows:
+        by_class.setdefault(labels[r], []).append(r)
+    sizes = [len(v) for v in by_class.values()]
+    target = min(sizes) if how == "down" else max(sizes)
+    out: list[int] = []
+    for members in by_class.values():
+        if len(members) >= target:
+            out += rng.choice(members, size=target, replace=False).tolist()
+        else:
+            out += members + rng.choice(members, size=target - len(members), replace=True).tolist()
+    return sorted(out)
+
+
+def _part(raw: RawData, rows: list[int]) -> Part:
+    return Part(
+        texts=[raw.texts[i] for i in rows],
+        labels=[raw.labels[i] for i in rows],
+        texts_b=[raw.texts_b[i] for i in rows] if raw.texts_b is not None else None,
+        responses=[raw.responses[i] for i in rows] if raw.responses is not None else None,
     )
 
 
 @dataclass
 class Encoded:
-    """Token ids (unpadded lists) and labels of one split part."""
+    """Token ids (unpadded lists) and labels of one split part.
+
+    `labels` are classes, scores (`regression`) or, for generation, the strata; generation
+    parts carry `token_labels`, the ids to predict with -100 on every prompt token.
+    """
 
     input_ids: list[list[int]]
-    labels: list[int]
+    labels: list[Any]
+    token_labels: list[list[int]] | None = None
+    regression: bool = False
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def encode(tokenizer: Any, texts: list[str], labels: list[int], max_length: int) -> Encoded:
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    return Encoded(input_ids=[list(x) for x in ids], labels=list(labels))
+def encode(
+    tokenizer: Any,
+    texts: list[str],
+    labels: list[Any],
+    max_length: int,
+    texts_b: list[str] | None = None,
+    regression: bool = False,
+) -> Encoded:
+    """Tokenize single texts or text pairs (truncating the longer of a pair first)."""
+    if texts_b is not None:
+        ids = tokenizer(texts, texts_b, truncation="longest_first", max_length=max_length)
+    else:
+        ids = tokenizer(texts, truncation=True, max_length=max_length)
+    return Encoded(
+        input_ids=[list(x) for x in ids["input_ids"]], labels=list(labels), regression=regression
+    )
 
 
 def collate(
@@ -144,14 +277,19 @@ def collate(
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
+    token_labels = torch.full((len(rows), width), -100, dtype=torch.long)
     for j, row in enumerate(rows):
-        if padding_side == "left":
-            ids[j, width - len(row) :] = torch.tensor(row)
-            mask[j, width - len(row) :] = 1
-        else:
-            ids[j, : len(row)] = torch.tensor(row)
-            mask[j, : len(row)] = 1
-    labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
+        span = slice(width - len(row), width) if padding_side == "left" else slice(0, len(row))
+        ids[j, span] = torch.tensor(row)
+        mask[j, span] = 1
+        if encoded.token_labels is not None:
+            token_labels[j, span] = torch.tensor(encoded.token_labels[indices[j]])
+    if encoded.token_labels is not None:
+        labels = token_labels
+    elif encoded.regression:
+        labels = torch.tensor([float(encoded.labels[i]) for i in indices], dtype=torch.float)
+    else:
+        labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 

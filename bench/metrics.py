@@ -1,23 +1,42 @@
-"""Task metrics computed from stored per-example predictions (scikit-learn does the maths)."""
+"""Task metrics computed from stored per-example predictions (scikit-learn, scipy, sacrebleu and
+rouge-score do the maths)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from functools import cache
 
+import numpy as np
+from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     f1_score,
     matthews_corrcoef,
+    mean_squared_error,
     recall_score,
 )
 
-METRICS: dict[str, Callable[[Sequence[int], Sequence[int]], float]] = {
+
+def _mean(_labels: Sequence[float], scores: Sequence[float]) -> float:
+    """Generation rows store each example's own score as its prediction: the metric is the mean."""
+    return float(np.mean(scores)) if len(scores) else 0.0
+
+
+METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
     "accuracy": lambda y, p: float(accuracy_score(y, p)),
     "macro_f1": lambda y, p: float(f1_score(y, p, average="macro", zero_division=0)),
     "mcc": lambda y, p: float(matthews_corrcoef(y, p)),
     "balanced_accuracy": lambda y, p: float(balanced_accuracy_score(y, p)),
+    "pearson": lambda y, p: float(stats.pearsonr(y, p).statistic),
+    "spearman": lambda y, p: float(stats.spearmanr(y, p).statistic),
+    "mse": lambda y, p: float(mean_squared_error(y, p)),
+    "rouge_l": _mean,
+    "exact_match": _mean,
 }
+# Generation metrics computed from texts; `rouge_l` and `exact_match` are also per-example means.
+TEXT_METRICS = ("bleu", "rouge_l", "exact_match")
 
 
 def per_class_recall(
@@ -30,9 +49,7 @@ def per_class_recall(
     return {name: float(v) for name, v in zip(names, values, strict=True)}
 
 
-def compute_metrics(
-    names: Sequence[str], labels: Sequence[int], preds: Sequence[int]
-) -> dict[str, float]:
+def compute_metrics(names: Sequence[str], labels: Sequence, preds: Sequence) -> dict[str, float]:
     """Every named metric on (labels, predictions)."""
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -44,3 +61,43 @@ def majority_baseline(train_labels: Sequence[int], test_labels: Sequence[int]) -
     """Accuracy of always predicting the most frequent training label."""
     majority = max(set(train_labels), key=list(train_labels).count)
     return sum(1 for y in test_labels if y == majority) / max(len(test_labels), 1)
+
+
+def corpus_bleu(hypotheses: list[str], references: list[list[str]]) -> float:
+    """sacrebleu's corpus BLEU; each hypothesis may have several references."""
+    from sacrebleu.metrics import BLEU
+
+    width = max((len(r) for r in references), default=1)
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    return float(BLEU().corpus_score(hypotheses, streams).score)
+
+
+@cache
+def _rouge_scorer():  # noqa: ANN202
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(hypothesis: str, references: list[str]) -> float:
+    """ROUGE-L F-measure against the best-matching reference (rouge-score's score_multi)."""
+    return float(_rouge_scorer().score_multi(references, hypothesis)["rougeL"].fmeasure)
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+
+
+def final_number(text: str) -> str | None:
+    """The answer GSM8K grades: the number after '####', else the last number in the text."""
+    tail = text.split("####")[-1] if "####" in text else text
+    found = _NUMBER.findall(tail)
+    if not found:
+        return None
+    value = found[-1].replace(",", "").rstrip(".")
+    return value[:-2] if value.endswith(".0") else value
+
+
+def exact_match(hypothesis: str, references: list[str]) -> float:
+    """1.0 when the final number of the hypothesis equals that of any reference."""
+    got = final_number(hypothesis)
+    return float(got is not None and any(final_number(r) == got for r in references))

@@ -139,6 +139,7 @@ def byte_tokenizer() -> Any:
         unk_token="[UNK]",
         cls_token="[CLS]",
         sep_token="[SEP]",
+        eos_token="[SEP]",  # generation tasks end every response with it
     )
 
 

@@ -11,7 +11,11 @@ from bench.errors import Unsupported
 from bench.method_api import MethodContext
 from bench.models import resolve_targets
 
-PEFT_TASK_TYPES = {"classification": TaskType.SEQ_CLS, "generation": TaskType.CAUSAL_LM}
+PEFT_TASK_TYPES = {
+    "classification": TaskType.SEQ_CLS,
+    "regression": TaskType.SEQ_CLS,
+    "generation": TaskType.CAUSAL_LM,
+}
 
 
 def is_gpt2(model: nn.Module) -> bool:

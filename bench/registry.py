@@ -16,6 +16,10 @@ from bench.errors import UnknownName
 
 T = TypeVar("T")
 
+# Settings every method takes besides its own (bench/ewc.py): absent unless given, so that
+# they change no stored cell's id.
+COMMON_SETTINGS = {"ewc_lambda": 0.0, "ewc_samples": 32}
+
 
 class Registry(Generic[T]):
     """Name -> entry; unknown names raise an error that lists the valid ones and the nearest."""
@@ -55,6 +59,13 @@ class Registry(Generic[T]):
         return sorted(self._entries.items())
 
 
+def split_common(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the method's own settings, the common ones with their defaults filled in)."""
+    own = {k: v for k, v in settings.items() if k not in COMMON_SETTINGS}
+    common = {k: settings.get(k, v) for k, v in COMMON_SETTINGS.items()}
+    return own, common
+
+
 @dataclass(frozen=True)
 class MethodInfo:
     """A fine-tuning method: `apply(model, settings, ctx)` returns the model ready to train."""
@@ -72,9 +83,9 @@ class MethodInfo:
     def resolve_settings(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with `given`; a setting the method does not take is an error."""
         given = dict(given or {})
-        unknown = sorted(set(given) - set(self.defaults))
+        unknown = sorted(set(given) - set(self.defaults) - set(COMMON_SETTINGS))
         if unknown:
-            valid = ", ".join(sorted(self.defaults)) or "(none)"
+            valid = ", ".join(sorted(self.defaults) + sorted(COMMON_SETTINGS))
             raise ValueError(
                 f"method {self.name!r} has no setting {', '.join(map(repr, unknown))}; "
                 f"its settings are: {valid}"
@@ -98,6 +109,9 @@ class TaskInfo:
     test_size: int = 1000
     version: int = 1
     description: str = ""
+    size: int | None = None  # examples the loader returns (documented, checked by a test)
+    general_text: str = "news_articles"  # the general-text source EWC and forgetting use
+    max_new_tokens: int = 32  # generation tasks: greedy decoding length on test prompts
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,9 @@ def register_task(
     val_size: int = 500,
     test_size: int = 1000,
     version: int = 1,
+    size: int | None = None,
+    general_text: str = "news_articles",
+    max_new_tokens: int = 32,
 ) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     """Register a loader `fn() -> RawData` as a task under `name`."""
 
@@ -183,6 +200,9 @@ def register_task(
                 test_size=test_size,
                 version=version,
                 description=doc[0] if doc else "",
+                size=size,
+                general_text=general_text,
+                max_new_tokens=max_new_tokens,
             ),
         )
         return fn

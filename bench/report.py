@@ -17,6 +17,12 @@ from bench.store import Store
 MIB = 1024 * 1024
 
 
+def method_label(spec: CellSpec) -> str:
+    """The method's name, marked when a common setting (EWC) changes what it trains."""
+    lam = dict(spec.settings).get("ewc_lambda")
+    return f"{spec.method} + EWC λ={lam:g}" if lam else spec.method
+
+
 def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per stored cell with the columns the tables need."""
     rows = []
@@ -27,7 +33,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "cell_id": rec["id"],
             "model": spec.model,
             "task": spec.task,
-            "method": spec.method,
+            "method": method_label(spec),
             "seed": spec.seed,
             "device": spec.device,
             "status": rec["status"],
@@ -60,6 +66,8 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 split_hash=res["data"]["split_hash"],
                 steady_steps=speed["steady_steps"],
                 steps=speed["steps"],
+                lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
+                embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
             )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -116,7 +124,11 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
                 "seeds": len(group),
             }
         )
-    return pd.DataFrame(rows)
+        if "lm_loss_increase" in group and group["lm_loss_increase"].notna().any():
+            rows[-1]["forgetting: LM loss Δ"] = f"{group['lm_loss_increase'].mean():+.4f}"
+        if "embedding_drift" in group and group["embedding_drift"].notna().any():
+            rows[-1]["embedding drift"] = f"{group['embedding_drift'].mean():.4f}"
+    return pd.DataFrame(rows).fillna("n/a")
 
 
 def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
@@ -152,6 +164,34 @@ def _comparison_caption(k: int, metric: str) -> str:
     )
 
 
+def _data_line(task: str, first: pd.Series, store: Store) -> str:
+    """The split's hash and label distribution, the majority baseline, the budget."""
+    from bench.registry import TASKS
+
+    info = TASKS.get(task) if task in TASKS else None
+    record = store.get(first["cell_id"]) or {"result": {}}
+    data = record["result"].get("data", {})
+    parts = []
+    for part, counts in (data.get("distribution") or {}).items():
+        if "n" in counts:  # regression: score quartiles
+            parts.append(f"{part} {counts['n']} (median score {counts['q50']:.2f})")
+        else:
+            parts.append(f"{part} " + "/".join(str(v) for v in counts.values()))
+    text = f"Split `{first['split_hash']}`"
+    if parts:
+        labels = (data.get("distribution") or {}).get("train", {})
+        names = "" if "n" in labels else f" by label ({'/'.join(labels)})"
+        text += f": examples{names}: {'; '.join(parts)}"
+    if data.get("balance"):
+        text += f"; training classes balanced ({data['balance']}-sampled)"
+    if first.get("majority") is not None and pd.notna(first.get("majority")):
+        text += f". Majority-class baseline accuracy {first['majority']:.4f}"
+    text += f". {int(first['steps'])} optimiser steps per cell."
+    if info is not None and info.source.startswith("synthetic"):
+        text += " **Synthetic data: for memory and speed only, not for accuracy claims.**"
+    return text
+
+
 def _commands(records: Sequence[dict[str, Any]]) -> str:
     commands = sorted({r["env"].get("command") for r in records if r["env"].get("command")})
     return ", ".join(f"`{c}`" for c in commands) or "not recorded"
@@ -185,6 +225,10 @@ def suite_report(
         "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
         "excluded, evaluation excluded); speed and memory ratios use the medians.",
         "- Energy: n/a where no counter is readable (no RAPL on this CPU), never 0.",
+        "- Forgetting (where the cells record it): the next-token loss per token on 64 held-out "
+        "general-text passages after training minus before (models with an LM head; n/a for "
+        "encoders), and embedding drift, 1 minus the mean cosine of their mean-pooled hidden "
+        "states before and after.",
         "",
     ]
     if not records:
@@ -197,11 +241,7 @@ def suite_report(
         lines.append("")
         if len(ok):
             first = ok.iloc[0]
-            lines.append(
-                f"Split `{first['split_hash']}`; majority-class baseline "
-                f"{first['metric_name']} {first['majority']:.4f}; "
-                f"{int(first['steps'])} optimiser steps per cell."
-            )
+            lines.append(_data_line(task, first, store))
             lines.append("")
             table = method_table(group)
             comparisons = compare_to_baseline(group, store, BASELINE)

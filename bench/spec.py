@@ -66,12 +66,20 @@ class CellSpec:
     precision: str = "fp32"
     eval_every: int | None = None
     device: str = "cpu"
+    # Fields added after the first stored results: left out of the JSON (and so of the hash)
+    # while they hold their default, so that cells stored before them keep their ids.
+    balance: str | None = None
+    max_new_tokens: int | None = None  # None: the task's own
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
 
     def to_json(self) -> str:
-        return canonical_json(self)
+        data = json.loads(canonical_json(self))
+        for name, default in LATER_FIELDS.items():
+            if data.get(name) == default:
+                del data[name]
+        return canonical_json(data)
 
     @property
     def cell_id(self) -> str:
@@ -89,6 +97,9 @@ class CellSpec:
         data = json.loads(text)
         data["settings"] = freeze_settings({k: v for k, v in data.get("settings", [])})
         return cls(**data)
+
+
+LATER_FIELDS = {"balance": None, "max_new_tokens": None}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from bench.spec import CellSpec
 
 DEFAULT_STORE = Path("results") / "ftbench.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "oom", "unsupported", "wont_fit", "error", "timeout")
 
 _SCHEMA = """
@@ -36,9 +36,10 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE TABLE IF NOT EXISTS predictions (
     cell_id TEXT NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
-    label INTEGER NOT NULL,
-    pred INTEGER NOT NULL,
+    label NOT NULL,
+    pred NOT NULL,
     score REAL,
+    extra TEXT,
     PRIMARY KEY (cell_id, idx)
 );
 """
@@ -59,6 +60,11 @@ class Store:
             row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row["value"]) == 1:  # v2 adds `extra` (generation outputs) to predictions
+                self._conn.execute("ALTER TABLE predictions ADD COLUMN extra TEXT")
+                self._conn.execute(
+                    "UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),)
+                )
             elif int(row["value"]) != SCHEMA_VERSION:
                 raise RuntimeError(
                     f"store {self.path} has schema {row['value']}, this code reads {SCHEMA_VERSION}"
@@ -112,9 +118,16 @@ class Store:
                 ),
             )
             self._conn.executemany(
-                "INSERT INTO predictions VALUES (?,?,?,?,?)",
+                "INSERT INTO predictions VALUES (?,?,?,?,?,?)",
                 [
-                    (spec.cell_id, p["idx"], p["label"], p["pred"], p.get("score"))
+                    (
+                        spec.cell_id,
+                        p["idx"],
+                        p["label"],
+                        p["pred"],
+                        p.get("score"),
+                        json.dumps(p["extra"]) if p.get("extra") is not None else None,
+                    )
                     for p in predictions
                 ],
             )
@@ -146,8 +159,16 @@ class Store:
         return [self._row(r) for r in rows if wanted is None or r["id"] in wanted]
 
     def predictions(self, cell_id: str) -> list[dict[str, Any]]:
+        """Per-example rows; `extra` (generated text, references) is decoded when present."""
         rows = self._conn.execute(
-            "SELECT idx, label, pred, score FROM predictions WHERE cell_id=? ORDER BY idx",
+            "SELECT idx, label, pred, score, extra FROM predictions WHERE cell_id=? ORDER BY idx",
             (cell_id,),
         ).fetchall()
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            row = dict(r)
+            extra = row.pop("extra")
+            if extra is not None:
+                row["extra"] = json.loads(extra)
+            out.append(row)
+        return out

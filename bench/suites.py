@@ -157,8 +157,12 @@ def expand(
     models: list[str] | None = None,
     seeds: int | None = None,
     budget: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> list[CellSpec]:
-    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved."""
+    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved.
+
+    `settings` are laid over every method's (a setting a method lacks is an error).
+    """
     choices = list(suite.methods)
     if methods:
         known = {c.name for c in choices}
@@ -173,7 +177,8 @@ def expand(
         for task in tasks or suite.tasks:
             for choice in choices:
                 info = METHODS.get(choice.name)
-                settings = freeze_settings(info.resolve_settings(dict(choice.settings)))
+                given = {**dict(choice.settings), **(settings or {})}
+                resolved = freeze_settings(info.resolve_settings(given))
                 lr = choice.lr if choice.lr is not None else info.lr
                 for seed in seed_list:
                     cells.append(
@@ -182,10 +187,58 @@ def expand(
                             task=task,
                             method=choice.name,
                             seed=seed,
-                            settings=settings,
+                            settings=resolved,
                             lr=lr,
                             device=device,
                             **fields,
                         )
                     )
     return cells
+
+register_suite(
+    SuiteSpec(
+        name="tasks",
+        description=(
+            "Full fine-tuning, LoRA (r=8 on q,v) and Houlsby bottleneck adapters on four packaged "
+            "classification tasks with MiniLM: movie-review sentiment (binary), SMS spam "
+            "(imbalanced, 13% spam), BBC news (5 topics) and 20 Newsgroups (20 topics). The "
+            "embedded default's budget: at most 2,000 training examples (stratified), 64 tokens, "
+            "batch 32, one epoch; 3 seeds."
+        ),
+        models=("minilm",),
+        tasks=("rotten_tomatoes", "sms_spam", "bbc_news", "newsgroups20"),
+        methods=(
+            MethodChoice("full", lr=1e-4),
+            MethodChoice(
+                "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
+            ),
+            MethodChoice("houlsby", lr=1e-3),
+        ),
+        seeds=(0, 1, 2),
+        budget=DEFAULT_BUDGET,
+    )
+)
+
+register_suite(
+    SuiteSpec(
+        name="sft",
+        description=(
+            "Instruction tuning (SFT) of SmolLM2-135M-Instruct on the chatterbot prompt / response "
+            "pairs: loss on response tokens only, 40 steps of 8 examples (96 tokens), one seed. "
+            "Test: response-token loss and perplexity, and greedy generations (32 new tokens) on "
+            "200 held-out prompts scored with ROUGE-L (the primary metric) and BLEU. Forgetting: "
+            "LM loss on 64 held-out news articles before and after; full fine-tuning is run a "
+            "second time with EWC (lambda 1, Fisher from 32 other articles)."
+        ),
+        models=("smollm2",),
+        tasks=("chatterbot_sft",),
+        methods=(
+            MethodChoice("full", lr=2e-5),
+            MethodChoice("full", freeze_settings({"ewc_lambda": 1.0}), lr=2e-5),
+            MethodChoice("lora", lr=2e-4),
+            MethodChoice("houlsby", lr=5e-4),
+        ),
+        seeds=(0,),
+        budget={"train_size": None, "max_length": 96, "batch_size": 8, "max_steps": 40},
+    )
+)

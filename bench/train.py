@@ -90,8 +90,11 @@ def predict(
     pad_id: int,
     precision: str = "fp32",
     batch_size: int = 64,
-) -> tuple[list[int], list[list[float]], float]:
-    """Predicted class, class probabilities and mean loss for every example, in order."""
+) -> tuple[list[Any], list[list[float]], float]:
+    """Predicted class, class probabilities and mean loss for every example, in order.
+
+    For a regression part the prediction is the score and the probabilities are empty.
+    """
     was_training = model.training
     model.eval()
     preds: list[int] = []
@@ -104,6 +107,10 @@ def predict(
             out = model(**batch)
         logits = out.logits.float()
         loss_sum += float(out.loss) * len(indices)
+        if data.regression:  # one output: the predicted score itself
+            preds.extend(logits[:, 0].tolist())
+            probs.extend([] for _ in indices)
+            continue
         p = torch.softmax(logits, dim=-1)
         preds.extend(p.argmax(-1).tolist())
         probs.extend(p.cpu().tolist())
@@ -130,8 +137,12 @@ def train_loop(
     on_step: Callable[[int, int, float], None] | None = None,
     step_hooks: list[Callable[[int], None]] | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
+    regularizer: Callable[[], torch.Tensor] | None = None,
 ) -> LoopResult:
-    """Train `model` in place; time every optimiser step; return losses and timings."""
+    """Train `model` in place; time every optimiser step; return losses and timings.
+
+    `regularizer()` (EWC) is added to the loss that is minimised; the recorded loss is the task's.
+    """
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler {cfg.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -157,11 +168,12 @@ def train_loop(
         t0 = time.perf_counter()
         with autocast_for(device, cfg.precision):
             loss = model(**batch).loss
+        objective = loss + regularizer() if regularizer is not None else loss
         if scaler is not None:
-            scaler.scale(loss).backward()
+            scaler.scale(objective).backward()
             scaler.unscale_(optimizer)
         else:
-            loss.backward()
+            objective.backward()
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         if scaler is not None:

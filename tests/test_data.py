@@ -1,5 +1,9 @@
 from collections import Counter
 
+import numpy as np
+import pytest
+import torch
+
 from bench.data import RawData, batch_order, clean_text, collate, deduplicate, encode, make_split
 from bench.models import byte_tokenizer
 
@@ -64,3 +68,64 @@ def test_collate_pads_and_masks():
     assert batch["input_ids"].shape == (2, 3)
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [0, 1]
+
+
+def test_pairs_are_encoded_together_and_hashed():
+    tok = byte_tokenizer()
+    enc = encode(tok, ["ab", "c"], [0, 1], max_length=8, texts_b=["xyz", "d"])
+    assert enc.input_ids[0] == tok("ab", "xyz")["input_ids"]
+    paired = RawData(
+        texts=[f"t{i}" for i in range(100)],
+        labels=[i % 2 for i in range(100)],
+        label_names=("x", "y"),
+        texts_b=[f"u{i}" for i in range(100)],
+    )
+    split = make_split(paired, val_size=10, test_size=20)
+    assert (
+        len(split.test.texts_b) == 20
+        and split.hash
+        != make_split(
+            RawData(paired.texts, paired.labels, paired.label_names), val_size=10, test_size=20
+        ).hash
+    )
+    single = RawData(paired.texts, paired.labels, paired.label_names)
+    assert make_split(single, val_size=10, test_size=20).train.texts_b is None
+
+
+def test_regression_split_is_stratified_by_score_quintile():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 5, 500).round(3).tolist()
+    raw = RawData(texts=[f"s{i}" for i in range(500)], labels=scores, label_names=())
+    split = make_split(raw, val_size=50, test_size=100)
+    enc = encode(byte_tokenizer(), split.test.texts, split.test.labels, 8, regression=True)
+    assert collate(enc, [0, 1], 0)["labels"].dtype == torch.float
+    assert abs(np.mean(split.test.labels) - np.mean(split.train.labels)) < 0.15
+    assert set(split.distribution()["test"]) == {"n", "q0", "q25", "q50", "q75", "q100"}
+
+
+def test_generation_split_keeps_every_response_of_a_prompt_together():
+    prompts = [f"p{i // 3}" for i in range(300)]  # 100 prompts, 3 responses each
+    raw = RawData(
+        texts=prompts,
+        labels=[(i // 3) % 2 for i in range(300)],
+        label_names=("a", "b"),
+        responses=[f"r{i}" for i in range(300)],
+    )
+    split = make_split(raw, val_size=10, test_size=20)
+    parts = [set(getattr(split, p).texts) for p in ("train", "validation", "test")]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert len(parts[2]) == 20 and len(split.test) == 60
+
+
+def test_class_balancing_down_and_up():
+    labels = [0] * 80 + [1] * 20
+    raw = RawData(texts=[f"t{i}" for i in range(100)], labels=labels, label_names=("a", "b"))
+    down = make_split(raw, val_size=10, test_size=10, balance="down")
+    up = make_split(raw, val_size=10, test_size=10, balance="up")
+    plain = make_split(raw, val_size=10, test_size=10)
+    assert down.train.labels.count(0) == down.train.labels.count(1) == 16
+    assert up.train.labels.count(0) == up.train.labels.count(1) == 64
+    assert down.test == plain.test and up.test == plain.test
+    assert set(down.train.texts) <= set(plain.train.texts) == set(up.train.texts)
+    with pytest.raises(ValueError, match="not one of down, up"):
+        make_split(raw, val_size=10, test_size=10, balance="sideways")

@@ -76,3 +76,41 @@ def test_stored_ok_cells_are_skipped(store):
     assert [s for _, s in first.ran] == ["ok", "ok"] and not first.skipped
     second = run_cells(cells, store, in_process=True)
     assert second.ran == [] and second.skipped == cells
+
+
+def test_generation_rows_keep_their_text_and_float_labels(store):
+    spec = tiny_cell()
+    rows = [
+        {"idx": 0, "label": 2, "pred": 0.25, "score": 3.1, "extra": {"generated": "hi", "x": [1]}},
+        {"idx": 1, "label": 4.5, "pred": 3.75, "score": None},
+    ]
+    store.save(spec, _record(predictions=rows))
+    assert store.predictions(spec.cell_id) == rows
+
+
+def test_a_schema_1_store_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema', '1');
+        CREATE TABLE cells (id TEXT PRIMARY KEY, spec TEXT NOT NULL, model TEXT NOT NULL,
+            task TEXT NOT NULL, method TEXT NOT NULL, seed INTEGER NOT NULL,
+            device TEXT NOT NULL, status TEXT NOT NULL, error TEXT, result TEXT, env TEXT,
+            split_hash TEXT, wall_s REAL, finished_at TEXT NOT NULL);
+        CREATE TABLE predictions (cell_id TEXT NOT NULL, idx INTEGER NOT NULL,
+            label INTEGER NOT NULL, pred INTEGER NOT NULL, score REAL,
+            PRIMARY KEY (cell_id, idx));
+        INSERT INTO predictions VALUES ('c', 0, 1, 1, 0.5);
+        """
+    )
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.predictions("c") == [{"idx": 0, "label": 1, "pred": 1, "score": 0.5}]
+        spec = tiny_cell()
+        store.save(spec, _record())
+        assert len(store.predictions(spec.cell_id)) == 2
+    with Store(path) as store:  # reopening a migrated store does nothing more
+        assert store.predictions("c")[0]["score"] == 0.5

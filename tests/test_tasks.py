@@ -14,6 +14,53 @@ DOCUMENTED = {
     "sms_spam": (4862, [4220, 642]),
     "bbc_news": (2225, [510, 386, 417, 511, 401]),
     "drug_reviews": (979, [256, 90, 633]),
+    "newsgroups20": (
+        18821,
+        [
+            799,
+            973,
+            966,
+            982,
+            963,
+            985,
+            975,
+            989,
+            996,
+            994,
+            999,
+            991,
+            984,
+            990,
+            987,
+            996,
+            909,
+            940,
+            775,
+            628,
+        ],
+    ),
+    "reuters_r8": (7674, [2292, 374, 3923, 51, 271, 293, 144, 326]),
+    "health_tweets": (
+        63326,
+        [
+            3509,
+            4215,
+            3929,
+            3741,
+            4061,
+            3239,
+            2000,
+            2997,
+            7864,
+            4171,
+            3199,
+            4837,
+            6245,
+            4719,
+            1400,
+            3200,
+        ],
+    ),
 }
 
 
@@ -22,7 +69,7 @@ def test_packaged_task_sizes_labels_and_split(name):
     task = TASKS.get(name)
     raw = task.load()
     total, per_label = DOCUMENTED[name]
-    assert len(raw.texts) == total
+    assert len(raw.texts) == total == task.size
     assert [raw.labels.count(k) for k in range(len(task.labels))] == per_label
     assert raw.label_names == task.labels and task.offline
     split = make_split(raw, task.val_size, task.test_size)
@@ -45,3 +92,19 @@ def test_per_class_recall_names_every_class():
     assert compute_metrics(["balanced_accuracy"], [0, 0, 1, 1], [0, 1, 1, 1]) == {
         "balanced_accuracy": 0.75
     }
+
+
+def test_chatterbot_sft_pairs_topics_and_grouped_split():
+    task = TASKS.get("chatterbot_sft")
+    raw = task.load()
+    assert len(raw.texts) == len(raw.responses) == task.size == 2393
+    assert task.kind == "generation" and len(raw.label_names) == 21
+    assert raw.labels.count(raw.label_names.index("tech_support")) == 1050
+    split = make_split(raw, task.val_size, task.test_size)
+    prompts = [
+        set(t.lower() for t in getattr(split, p).texts) for p in ("train", "validation", "test")
+    ]
+    assert not (prompts[0] & prompts[1]) and not (prompts[0] & prompts[2])
+    assert not (prompts[1] & prompts[2])
+    assert len(prompts[2]) == task.test_size and len(prompts[1]) == task.val_size
+    assert all(split.test.responses) and split == make_split(raw, task.val_size, task.test_size)
