@@ -38,6 +38,14 @@ def _device(spec: CellSpec) -> torch.device:
     return torch.device(spec.device)
 
 
+def _measure(fn: Callable[..., Any], *args: Any) -> Any:
+    """A secondary measurement (forgetting) that must not cost the cell: its error as text."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - recorded in the cell, never swallowed silently
+        return f"{type(exc).__name__}: {exc}"
+
+
 def _encode_parts(
     spec: CellSpec, kind: str, tokenizer: Any, split: Split
 ) -> tuple[Encoded, Encoded, Encoded]:
@@ -119,7 +127,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     positions = getattr(model.config, "max_position_embeddings", None) or GENERAL_MAX_LENGTH
     general_length = min(GENERAL_MAX_LENGTH, positions)
     held_out_ids = encode_texts(tokenizer, held_out, general_length)
-    before = general_text_state(model, held_out_ids, pad_id, device)
+    before = _measure(general_text_state, model, held_out_ids, pad_id, device)
     ewc = None
     if common["ewc_lambda"] > 0:
         fisher_ids = encode_texts(
@@ -157,9 +165,14 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         regularizer=ewc.penalty if ewc is not None else None,
     )
     energy_out = energy.stop()
-    forgot = forgetting(
-        before, general_text_state(model, held_out_ids, pad_id, device), task.general_text
-    )
+    after = _measure(general_text_state, model, held_out_ids, pad_id, device)
+    if isinstance(before, str) or isinstance(after, str):
+        forgot = {
+            "general_text": task.general_text,
+            "error": before if isinstance(before, str) else after,
+        }
+    else:
+        forgot = forgetting(before, after, task.general_text)
     final_val = evaluate_validation()
     loop.curve.append({"step": len(loop.losses), **final_val})
     test_metrics, rows = score(test, split.test, final=True)

@@ -66,6 +66,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 split_hash=res["data"]["split_hash"],
                 steady_steps=speed["steady_steps"],
                 steps=speed["steps"],
+                recall=res.get("per_class_recall"),
                 lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
                 embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
             )
@@ -131,6 +132,19 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("n/a")
 
 
+def recall_table(ok: pd.DataFrame, max_classes: int = 8) -> pd.DataFrame | None:
+    """Method x class recall (mean over seeds) for classification with few enough classes."""
+    if "recall" not in ok or ok["recall"].isna().all():
+        return None
+    rows = []
+    for method, group in ok.groupby("method", sort=False):
+        per_seed = pd.DataFrame([r for r in group["recall"] if r])
+        if per_seed.empty or per_seed.shape[1] > max_classes:
+            return None
+        rows.append({"method": method, **{c: f"{v:.3f}" for c, v in per_seed.mean().items()}})
+    return pd.DataFrame(rows)
+
+
 def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
     envs = [r["env"] for r in records if r["env"]]
     if not envs:
@@ -172,7 +186,11 @@ def _data_line(task: str, first: pd.Series, store: Store) -> str:
     record = store.get(first["cell_id"]) or {"result": {}}
     data = record["result"].get("data", {})
     parts = []
-    for part, counts in (data.get("distribution") or {}).items():
+    distribution = data.get("distribution") or {}
+    for part in ("train", "validation", "test"):
+        counts = distribution.get(part)
+        if counts is None:
+            continue
         if "n" in counts:  # regression: score quartiles
             parts.append(f"{part} {counts['n']} (median score {counts['q50']:.2f})")
         else:
@@ -254,6 +272,12 @@ def suite_report(
             lines.append("")
             if comparisons:
                 lines.append(_comparison_caption(len(comparisons), first["metric_name"]))
+                lines.append("")
+            recall = recall_table(ok)
+            if recall is not None:
+                lines.append("Per-class recall, mean over seeds (what accuracy hides):")
+                lines.append("")
+                lines.append(recall.to_markdown(index=False, disable_numparse=True))
                 lines.append("")
             if plots is not None and ok["method"].nunique() > 1:
                 folder, stem = plots

@@ -203,7 +203,7 @@ register_suite(
             "classification tasks with MiniLM: movie-review sentiment (binary), SMS spam "
             "(imbalanced, 13% spam), BBC news (5 topics) and 20 Newsgroups (20 topics). The "
             "embedded default's budget: at most 2,000 training examples (stratified), 64 tokens, "
-            "batch 32, one epoch; 3 seeds."
+            "batch 32, one epoch; 3 seeds. Learning rates: full 1e-4, LoRA and Houlsby 3e-3."
         ),
         models=("minilm",),
         tasks=("rotten_tomatoes", "sms_spam", "bbc_news", "newsgroups20"),
@@ -212,7 +212,9 @@ register_suite(
             MethodChoice(
                 "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
             ),
-            MethodChoice("houlsby", lr=1e-3),
+            # At its registered 1e-3 Houlsby stayed at the majority class on Rotten Tomatoes in
+            # all 3 seeds of this one-epoch budget (cells kept in reports/ftbench.sqlite).
+            MethodChoice("houlsby", lr=3e-3),
         ),
         seeds=(0, 1, 2),
         budget=DEFAULT_BUDGET,
@@ -228,15 +230,16 @@ register_suite(
             "Test: response-token loss and perplexity, and greedy generations (32 new tokens) on "
             "200 held-out prompts scored with ROUGE-L (the primary metric) and BLEU. Forgetting: "
             "LM loss on 64 held-out news articles before and after; full fine-tuning is run a "
-            "second time with EWC (lambda 1, Fisher from 32 other articles)."
+            "second time with EWC (lambda 1, Fisher from 32 other articles). Learning rates "
+            "(one untuned choice each): full 5e-5, LoRA (r=8, q,v) and Houlsby 1e-3."
         ),
         models=("smollm2",),
         tasks=("chatterbot_sft",),
         methods=(
-            MethodChoice("full", lr=2e-5),
-            MethodChoice("full", freeze_settings({"ewc_lambda": 1.0}), lr=2e-5),
-            MethodChoice("lora", lr=2e-4),
-            MethodChoice("houlsby", lr=5e-4),
+            MethodChoice("full", lr=5e-5),
+            MethodChoice("full", freeze_settings({"ewc_lambda": 1.0}), lr=5e-5),
+            MethodChoice("lora", lr=1e-3),
+            MethodChoice("houlsby", lr=1e-3),
         ),
         seeds=(0,),
         budget={"train_size": None, "max_length": 96, "batch_size": 8, "max_steps": 40},

@@ -40,3 +40,33 @@ def test_method_table_aggregates_over_seeds(store):
     acc = frame[frame["method"] == "lora"]["metric"]
     assert table.loc["lora", "accuracy mean ± sd"] == f"{acc.mean():.4f} ± {acc.std(ddof=1):.4f}"
     assert table.loc["full", "J/sample"] == "n/a" or float(table.loc["full", "J/sample"]) > 0
+
+
+def test_generation_report_compares_by_bootstrap_and_shows_forgetting_and_ewc(store):
+    from bench.spec import freeze_settings
+
+    suite = SuiteSpec(
+        name="tiny-sft",
+        models=("tiny-llama",),
+        tasks=("synthetic_reverse",),
+        methods=(
+            MethodChoice("full", lr=3e-3),
+            MethodChoice("full", freeze_settings({"ewc_lambda": 10.0}), lr=3e-3),
+            MethodChoice("lora", lr=3e-3),
+        ),
+        seeds=(0, 1),
+        budget={
+            "train_size": 100,
+            "max_length": 32,
+            "batch_size": 16,
+            "max_steps": 3,
+            "max_new_tokens": 4,
+        },
+    )
+    cells = expand(suite, "cpu")
+    run_cells(cells, store, in_process=True)
+    text = suite_report(suite, cells, store, "python run_all.py run --suite tiny-sft")
+    assert "| full + EWC λ=10 " in text and "| lora " in text
+    assert "rouge_l mean ± sd" in text and "a paired bootstrap of rouge_l" in text
+    assert "forgetting: LM loss Δ" in text and "embedding drift" in text
+    assert "Majority-class" not in text and "Synthetic data" in text
