@@ -23,7 +23,7 @@ def test_regression_metrics_match_scipy():
     out = compute_metrics(["pearson", "spearman", "mse"], y, p)
     assert out["pearson"] == pytest.approx(stats.pearsonr(y, p).statistic)
     assert out["spearman"] == pytest.approx(stats.spearmanr(y, p).statistic)
-    assert out["mse"] == pytest.approx(sum((a - b) ** 2 for a, b in zip(y, p)) / 6)
+    assert out["mse"] == pytest.approx(sum((a - b) ** 2 for a, b in zip(y, p, strict=True)) / 6)
 
 
 def test_generation_means_and_unknown_metric():
