@@ -195,6 +195,7 @@ def expand(
                     )
     return cells
 
+
 register_suite(
     SuiteSpec(
         name="tasks",
