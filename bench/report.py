@@ -193,12 +193,20 @@ def _data_line(task: str, first: pd.Series, store: Store) -> str:
             continue
         if "n" in counts:  # regression: score quartiles
             parts.append(f"{part} {counts['n']} (median score {counts['q50']:.2f})")
+        elif len(counts) > 8:  # many classes: the range, not every count
+            values = list(counts.values())
+            parts.append(f"{part} {sum(values)} ({min(values)}-{max(values)} per label)")
         else:
             parts.append(f"{part} " + "/".join(str(v) for v in counts.values()))
     text = f"Split `{first['split_hash']}`"
     if parts:
         labels = (data.get("distribution") or {}).get("train", {})
-        names = "" if "n" in labels else f" by label ({'/'.join(labels)})"
+        if "n" in labels:
+            names = ""
+        elif len(labels) <= 8:
+            names = f" by label ({'/'.join(labels)})"
+        else:
+            names = f" ({len(labels)} labels)"
         text += f": examples{names}: {'; '.join(parts)}"
     if data.get("balance"):
         text += f"; training classes balanced ({data['balance']}-sampled)"

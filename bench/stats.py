@@ -193,7 +193,9 @@ def paired_bootstrap(
         rng=rng,
     )
     dist = result.bootstrap_distribution
-    pvalue = min(1.0, 2 * min(float(np.mean(dist <= 0)), float(np.mean(dist >= 0))))
+    # +1 in numerator and denominator: a resampling p-value is never 0 (Davison & Hinkley)
+    below, above = int(np.sum(dist <= 0)), int(np.sum(dist >= 0))
+    pvalue = min(1.0, 2 * (min(below, above) + 1) / (len(dist) + 1))
     return TestResult(
         "paired-bootstrap",
         estimate,
