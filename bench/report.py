@@ -129,6 +129,7 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
             rows[-1]["forgetting: LM loss Δ"] = f"{group['lm_loss_increase'].mean():+.4f}"
         if "embedding_drift" in group and group["embedding_drift"].notna().any():
             rows[-1]["embedding drift"] = f"{group['embedding_drift'].mean():.4f}"
+    rows.sort(key=lambda r: r["method"] != baseline)  # the baseline first, then stored order
     return pd.DataFrame(rows).fillna("n/a")
 
 
@@ -206,7 +207,8 @@ def _data_line(task: str, first: pd.Series, store: Store) -> str:
         elif len(labels) <= 8:
             names = f" by label ({'/'.join(labels)})"
         else:
-            names = f" ({len(labels)} labels)"
+            what = "strata" if info is not None and info.kind == "generation" else "labels"
+            names = f" ({len(labels)} {what})"
         text += f": examples{names}: {'; '.join(parts)}"
     if data.get("balance"):
         text += f"; training classes balanced ({data['balance']}-sampled)"
