@@ -14,7 +14,7 @@ from bench.environment import environment
 from bench.errors import Unsupported
 from bench.evaluation import evaluate_part
 from bench.ewc import EWC
-from bench.forgetting import encode_texts, forgetting, general_text_state
+from bench.forgetting import ForgettingProbe, encode_texts
 from bench.general_text import general_text
 from bench.generation import encode_sft
 from bench.meters.energy import EnergyMeter
@@ -36,14 +36,6 @@ def _device(spec: CellSpec) -> torch.device:
     if spec.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"cell asks for device {spec.device!r} but CUDA is not available")
     return torch.device(spec.device)
-
-
-def _measure(fn: Callable[..., Any], *args: Any) -> Any:
-    """A secondary measurement (forgetting) that must not cost the cell: its error as text."""
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001 - recorded in the cell, never swallowed silently
-        return f"{type(exc).__name__}: {exc}"
 
 
 def _encode_parts(
@@ -127,7 +119,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     positions = getattr(model.config, "max_position_embeddings", None) or GENERAL_MAX_LENGTH
     general_length = min(GENERAL_MAX_LENGTH, positions)
     held_out_ids = encode_texts(tokenizer, held_out, general_length)
-    before = _measure(general_text_state, model, held_out_ids, pad_id, device)
+    probe = ForgettingProbe(model, held_out_ids, pad_id, device, task.general_text)
     ewc = None
     if common["ewc_lambda"] > 0:
         fisher_ids = encode_texts(
@@ -165,14 +157,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         regularizer=ewc.penalty if ewc is not None else None,
     )
     energy_out = energy.stop()
-    after = _measure(general_text_state, model, held_out_ids, pad_id, device)
-    if isinstance(before, str) or isinstance(after, str):
-        forgot = {
-            "general_text": task.general_text,
-            "error": before if isinstance(before, str) else after,
-        }
-    else:
-        forgot = forgetting(before, after, task.general_text)
+    forgot = probe.finish()
     final_val = evaluate_validation()
     loop.curve.append({"step": len(loop.losses), **final_val})
     test_metrics, rows = score(test, split.test, final=True)

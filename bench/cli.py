@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from bench.data import BALANCE
 from bench.errors import UnknownName
 from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
 from bench.store import DEFAULT_STORE, Store
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a setting for every method of the run (repeatable), e.g. --set ewc_lambda=100",
     )
-    run.add_argument("--balance", choices=("down", "up"), help="balance the training classes")
+    run.add_argument("--balance", choices=BALANCE, help="balance the training classes")
     run.add_argument("--train-size", type=int, help="cap on training examples (suite's default)")
     run.add_argument("--max-new-tokens", type=int, help="generation length (task's default)")
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")

@@ -14,6 +14,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 SPLIT_SEED = 1234  # the split never changes with the cell's seed
+IGNORE = -100  # the label id that transformers' loss skips (prompt and padding tokens)
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def collate(
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    token_labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    token_labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     for j, row in enumerate(rows):
         span = slice(width - len(row), width) if padding_side == "left" else slice(0, len(row))
         ids[j, span] = torch.tensor(row)

@@ -50,9 +50,8 @@ class EWC:
         squares = {n: torch.zeros_like(p) for n, p in self.params.items()}
         was_training = model.training
         model.eval()
-        for batch, mask in padded_batches(
-            ids, pad_id, device, size=1
-        ):  # per example: a true Fisher
+        # one example at a time: the squared gradient of each, not of a batch mean
+        for batch, mask in padded_batches(ids, pad_id, device, size=1):
             model.zero_grad(set_to_none=True)
             loss, n = lm_loss_terms(body, head, batch, mask)
             (loss / n.clamp(min=1)).backward()

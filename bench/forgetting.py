@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.data import IGNORE, Encoded, collate
 from bench.models import DECODER_TYPES
 
 
@@ -41,23 +43,24 @@ def lm_loss_terms(
     """(summed next-token loss, number of predicted tokens) of a padded batch."""
     hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
     logits = head(hidden).float()[:, :-1]
-    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE)
     loss = F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum"
+        logits.reshape(-1, logits.size(-1)),
+        targets.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
     )
-    return loss, (targets != -100).sum()
+    return loss, (targets != IGNORE).sum()
 
 
-def padded_batches(ids: list[list[int]], pad_id: int, device: torch.device, size: int = 8):
+def padded_batches(
+    ids: list[list[int]], pad_id: int, device: torch.device, size: int = 8
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(input ids, attention mask) of right-padded batches of `size` texts, on `device`."""
+    unlabeled = Encoded(input_ids=ids, labels=[0] * len(ids))
     for start in range(0, len(ids), size):
-        rows = ids[start : start + size]
-        width = max(len(r) for r in rows)
-        batch = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(batch)
-        for j, row in enumerate(rows):
-            batch[j, : len(row)] = torch.tensor(row)
-            mask[j, : len(row)] = 1
-        yield batch.to(device), mask.to(device)
+        batch = collate(unlabeled, list(range(start, min(start + size, len(ids)))), pad_id)
+        yield batch["input_ids"].to(device), batch["attention_mask"].to(device)
 
 
 @torch.no_grad()
@@ -96,3 +99,39 @@ def forgetting(before: dict[str, Any], after: dict[str, Any], source: str) -> di
         "embedding_cosine": cosine,
         "embedding_drift": 1.0 - cosine,
     }
+
+
+class ForgettingProbe:
+    """Held-out general text measured before training and after; a failure is recorded as text.
+
+    A secondary measurement must not cost the cell its result, so its error is kept, not raised.
+    """
+
+    def __init__(
+        self, model: nn.Module, ids: list[list[int]], pad_id: int, device: torch.device, source: str
+    ) -> None:
+        self.model, self.ids, self.pad_id, self.device, self.source = (
+            model,
+            ids,
+            pad_id,
+            device,
+            source,
+        )
+        self.error: str | None = None
+        self.before = self._state()
+
+    def _state(self) -> dict[str, Any] | None:
+        if self.error is not None:
+            return None
+        try:
+            return general_text_state(self.model, self.ids, self.pad_id, self.device)
+        except Exception as exc:  # noqa: BLE001 - kept in the cell's record as `error`
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def finish(self) -> dict[str, Any]:
+        """The forgetting record of the model as it is now against the state at the start."""
+        after = self._state()
+        if self.before is None or after is None:
+            return {"general_text": self.source, "error": self.error}
+        return forgetting(self.before, after, self.source)

@@ -9,9 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.data import Encoded, collate
+from bench.data import IGNORE, Encoded, collate
 
-IGNORE = -100  # the label id that transformers' loss skips
 PLAIN_TEMPLATE = "### Prompt:\n{prompt}\n### Response:\n"
 
 
@@ -21,6 +20,11 @@ def prompt_text(tokenizer: Any, prompt: str) -> str:
         messages = [{"role": "user", "content": prompt}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return PLAIN_TEMPLATE.format(prompt=prompt)
+
+
+def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
+    """Token ids of the formatted prompt (the template carries its own special tokens)."""
+    return tokenizer(prompt_text(tokenizer, prompt), add_special_tokens=False)["input_ids"]
 
 
 def encode_sft(
@@ -39,7 +43,7 @@ def encode_sft(
         raise ValueError("a generation task needs a tokenizer with an end-of-sequence token")
     input_ids, token_labels = [], []
     for prompt, response in zip(prompts, responses, strict=True):
-        p = tokenizer(prompt_text(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+        p = prompt_ids(tokenizer, prompt)
         r = tokenizer(response, add_special_tokens=False)["input_ids"] + [eos]
         p = p[-(max_length // 2) :]
         r = r[: max(max_length - len(p), 1)]
@@ -108,10 +112,7 @@ def generate(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        ids = [
-            tokenizer(prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"]
-            for p in chunk
-        ]
+        ids = [prompt_ids(tokenizer, p) for p in chunk]
         batch = collate(Encoded(ids, [0] * len(ids)), list(range(len(ids))), pad_id, "left")
         batch.pop("labels")
         batch = {k: v.to(device) for k, v in batch.items()}

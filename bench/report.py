@@ -15,6 +15,7 @@ from bench.spec import CellSpec, SuiteSpec
 from bench.store import Store
 
 MIB = 1024 * 1024
+MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
 
 
 def method_label(spec: CellSpec) -> str:
@@ -64,6 +65,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 wall_s=res["wall_s"],
                 majority=res["data"]["majority_baseline"],
                 split_hash=res["data"]["split_hash"],
+                data=res["data"],
                 steady_steps=speed["steady_steps"],
                 steps=speed["steps"],
                 recall=res.get("per_class_recall"),
@@ -133,7 +135,7 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("n/a")
 
 
-def recall_table(ok: pd.DataFrame, max_classes: int = 8) -> pd.DataFrame | None:
+def recall_table(ok: pd.DataFrame, max_classes: int = MAX_LISTED_LABELS) -> pd.DataFrame | None:
     """Method x class recall (mean over seeds) for classification with few enough classes."""
     if "recall" not in ok or ok["recall"].isna().all():
         return None
@@ -179,13 +181,12 @@ def _comparison_caption(k: int, metric: str) -> str:
     )
 
 
-def _data_line(task: str, first: pd.Series, store: Store) -> str:
+def _data_line(task: str, first: pd.Series) -> str:
     """The split's hash and label distribution, the majority baseline, the budget."""
     from bench.registry import TASKS
 
     info = TASKS.get(task) if task in TASKS else None
-    record = store.get(first["cell_id"]) or {"result": {}}
-    data = record["result"].get("data", {})
+    data = first["data"]
     parts = []
     distribution = data.get("distribution") or {}
     for part in ("train", "validation", "test"):
@@ -194,17 +195,17 @@ def _data_line(task: str, first: pd.Series, store: Store) -> str:
             continue
         if "n" in counts:  # regression: score quartiles
             parts.append(f"{part} {counts['n']} (median score {counts['q50']:.2f})")
-        elif len(counts) > 8:  # many classes: the range, not every count
+        elif len(counts) > MAX_LISTED_LABELS:  # many classes: the range, not every count
             values = list(counts.values())
             parts.append(f"{part} {sum(values)} ({min(values)}-{max(values)} per label)")
         else:
             parts.append(f"{part} " + "/".join(str(v) for v in counts.values()))
     text = f"Split `{first['split_hash']}`"
     if parts:
-        labels = (data.get("distribution") or {}).get("train", {})
+        labels = distribution.get("train", {})
         if "n" in labels:
             names = ""
-        elif len(labels) <= 8:
+        elif len(labels) <= MAX_LISTED_LABELS:
             names = f" by label ({'/'.join(labels)})"
         else:
             what = "strata" if info is not None and info.kind == "generation" else "labels"
@@ -269,7 +270,7 @@ def suite_report(
         lines.append("")
         if len(ok):
             first = ok.iloc[0]
-            lines.append(_data_line(task, first, store))
+            lines.append(_data_line(task, first))
             lines.append("")
             table = method_table(group)
             comparisons = compare_to_baseline(group, store, BASELINE)

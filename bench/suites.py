@@ -18,6 +18,9 @@ BUDGET_FIELDS = tuple(
 
 
 DEFAULT_BUDGET = {"train_size": 2000, "max_length": 64, "batch_size": 32, "epochs": 1.0}
+DEFAULT_LORA = MethodChoice(
+    "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
+)
 
 
 def register_suite(suite: SuiteSpec) -> SuiteSpec:
@@ -43,9 +46,7 @@ register_suite(
         tasks=("tweet_sentiment",),
         methods=(
             MethodChoice("full", lr=1e-4),
-            MethodChoice(
-                "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
-            ),
+            DEFAULT_LORA,
             MethodChoice("bitfit", lr=5e-3),
         ),
         seeds=(0, 1, 2),
@@ -210,9 +211,7 @@ register_suite(
         tasks=("rotten_tomatoes", "sms_spam", "bbc_news", "newsgroups20"),
         methods=(
             MethodChoice("full", lr=1e-4),
-            MethodChoice(
-                "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
-            ),
+            DEFAULT_LORA,
             # At its registered 1e-3 Houlsby stayed at the majority class on Rotten Tomatoes in
             # all 3 seeds of this one-epoch budget (cells kept in reports/ftbench.sqlite).
             MethodChoice("houlsby", lr=3e-3),
