@@ -87,8 +87,8 @@ def run_check(
 ) -> int:
     """Run (or reuse) the cells, print the deciding table; 0 if non-inferior everywhere, else 1."""
     console = console or Console(stderr=True)
-    for name in (method, *baselines):
-        METHODS.get(name)
+    method = METHODS.canonical(method)
+    baselines = [METHODS.canonical(b) for b in baselines]
     if method in baselines:
         raise ValueError(f"method {method!r} is also named as a baseline")
     suite = SUITES.get(suite_name)

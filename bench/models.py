@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from bench.assets import asset_path, cache_dir
-from bench.registry import MODELS, ModelInfo, register_model
+from bench.errors import UnknownName
+from bench.registry import MODELS, ModelInfo, register_model, resolve_name
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -252,16 +253,48 @@ def register_config_model(name: str, config: dict[str, Any], description: str = 
     )
 
 
+def shipped_configs() -> list[str]:
+    """Names of the configs shipped in bench/configs (Llama-2-7B, gpt2-xl, ...)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def config_path(name: str) -> Path:
+    """A .json path as given, or the shipped config `name` (case-insensitive)."""
+    if name.endswith(".json"):
+        if not Path(name).is_file():
+            raise FileNotFoundError(f"config file {name!r} does not exist")
+        return Path(name)
+    return CONFIG_DIR / f"{resolve_name(name, shipped_configs(), 'shipped config')}.json"
+
+
+def canonical_model(name: str) -> str:
+    """The spelling that identifies a model in cell ids: `Minilm` -> `minilm`,
+    `config:llama-2-7b` -> `config:Llama-2-7B`; hub ids and .json paths are kept as given."""
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix.casefold() == "config":
+        return "config:" + (rest if rest.endswith(".json") else config_path(rest).stem)
+    if sep and prefix.casefold() == "packaged":
+        return "packaged:" + MODELS.canonical(rest)
+    if sep and prefix.casefold() == "hub":
+        return "hub:" + rest
+    try:
+        return MODELS.canonical(name)
+    except UnknownName as exc:
+        try:
+            shipped = config_path(name).stem
+        except UnknownName:
+            raise exc from None
+        raise UnknownName(
+            f"unknown model {name!r}. Did you mean 'config:{shipped}' (its architecture with "
+            f"random weights)? Models: {', '.join(MODELS.names())}, config:NAME, hub:ID"
+        ) from None
+
+
 @cache
 def _dynamic_model(name: str) -> ModelInfo:
     prefix, _, rest = name.partition(":")
     if prefix == "config":
-        path = Path(rest) if rest.endswith(".json") else CONFIG_DIR / f"{rest}.json"
-        if not path.is_file():
-            shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
-            raise ValueError(
-                f"no config {rest!r}: pass a .json path or one of: {', '.join(shipped) or '(none)'}"
-            )
+        path = config_path(rest)
         return register_config_model(name, json.loads(path.read_text()), f"config from {path}")
     if prefix == "hub":
         from transformers import AutoConfig, AutoTokenizer
@@ -280,6 +313,7 @@ def _dynamic_model(name: str) -> ModelInfo:
 
 def get_model(name: str) -> ModelInfo:
     """A registered model, or a `config:NAME` / `hub:ID` source registered on first use."""
+    name = canonical_model(name)
     if name in MODELS:
         return MODELS.get(name)
     if name.startswith("packaged:"):

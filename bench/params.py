@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.errors import UnknownName
 from bench.meters.params import count_parameters
 from bench.method_api import MethodContext
-from bench.models import CONFIG_DIR, build_from_config, head_module_names, model_kind
+from bench.models import build_from_config, config_path, head_module_names, model_kind
 from bench.registry import METHODS, MODELS
 
 # Initialisations that need real weight values (SVD, QR, magnitudes) give the same shapes as
@@ -19,24 +19,24 @@ META_EQUIVALENT_SETTINGS = {"sparse": {"selection": "random"}}
 META_EQUIVALENT_METHOD = {"pissa": "lora", "olora": "lora"}
 
 
-def shipped_configs() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+def config_name(model: str) -> str:
+    """`llama-2-7b` -> `Llama-2-7B`: the shipped spelling; other names as given."""
+    name = model.removeprefix("config:").removeprefix("packaged:")
+    try:
+        return model if name.endswith(".json") else config_path(name).stem
+    except UnknownName:
+        return model
 
 
 def config_for(model: str) -> dict[str, Any]:
     """The config of a shipped name, a registered model, `config:NAME` or a .json path."""
     name = model.removeprefix("config:").removeprefix("packaged:")
-    if name.endswith(".json") and Path(name).is_file():
-        return json.loads(Path(name).read_text())
-    path = CONFIG_DIR / f"{name}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    if model in MODELS and MODELS.get(model).extra.get("config"):
-        return dict(MODELS.get(model).extra["config"])
-    raise ValueError(
-        f"no config for model {model!r}; shipped configs: {', '.join(shipped_configs())} "
-        "(or pass config:PATH.json)"
-    )
+    try:
+        return json.loads(config_path(name).read_text())
+    except UnknownName as exc:
+        if model in MODELS and MODELS.get(model).extra.get("config"):
+            return dict(MODELS.get(model).extra["config"])
+        raise UnknownName(f"{exc} (or pass config:PATH.json)") from None
 
 
 def count_on_meta(

@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -19,6 +19,25 @@ T = TypeVar("T")
 # Settings every method takes besides its own (bench/ewc.py): absent unless given, so that
 # they change no stored cell's id.
 COMMON_SETTINGS = {"ewc_lambda": 0.0, "ewc_samples": 32}
+
+
+def resolve_name(name: str, valid: Collection[str], kind: str) -> str:
+    """`name` as spelled in `valid`: exact, else the one entry equal ignoring case.
+
+    Anything else raises UnknownName naming the nearest valid names and all of them.
+    """
+    if name in valid:
+        return name
+    folded = [v for v in valid if v.casefold() == name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    names = sorted(valid)
+    by_fold = {v.casefold(): v for v in names}
+    near = folded or [
+        by_fold[m] for m in difflib.get_close_matches(name.casefold(), by_fold, n=1, cutoff=0.5)
+    ]
+    hint = f" Did you mean {' or '.join(map(repr, near))}?" if near else ""
+    raise UnknownName(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(names)}")
 
 
 class Registry(Generic[T]):
@@ -38,16 +57,11 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def get(self, name: str) -> T:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise UnknownName(self.unknown_message(name)) from None
+        return self._entries[self.canonical(name)]
 
-    def unknown_message(self, name: str) -> str:
-        valid = sorted(self._entries)
-        near = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        return f"unknown {self.kind} {name!r}.{hint} Valid {self.kind}s: {', '.join(valid)}"
+    def canonical(self, name: str) -> str:
+        """The registered spelling of `name` (case-insensitive where unambiguous)."""
+        return resolve_name(name, self._entries, self.kind)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -244,7 +244,8 @@ def suite_report(
     lines += [
         f"- Command: `{command}`",
         f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored); regenerate "
-        f"this page with `python run_all.py report --suite {suite.name} --store {store.path}`",
+        f"this page with `python run_all.py report --suite {suite.name} --store {store.path}"
+        + (f" --out {plots[0]}`" if plots else "`"),
         f"- Hardware and versions: {_hardware_line(records)}",
         f"- Cells trained by: {_commands(records)}",
         "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "

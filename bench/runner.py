@@ -39,6 +39,9 @@ class RunSummary:
 
 def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
     """Entry point of a worker process: run one cell, send progress and the record."""
+    from bench.quiet import quiet_libraries
+
+    quiet_libraries()  # before bench.cell imports bitsandbytes
     from bench.cell import failure_record, run_cell
     from bench.registry import load_builtin_plugins, load_plugin_file
 
@@ -51,7 +54,6 @@ def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
             out.put(("step", step, total, loss))
 
     try:
-        _quiet_libraries()
         load_builtin_plugins()
         for path in plugins:
             load_plugin_file(path)
@@ -59,21 +61,6 @@ def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
     except BaseException as exc:  # every failure becomes a stored status, never a lost cell
         record = failure_record(exc)
     out.put(("done", record))
-
-
-def _quiet_libraries() -> None:
-    """Workers report through the progress bar; library load reports and bars would garble it."""
-    import logging
-    import os
-    import warnings
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)  # see bench.cli
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bench.registry import METHODS, Registry
+from bench.registry import METHODS, TASKS, Registry
 from bench.spec import CellSpec, MethodChoice, SuiteSpec, freeze_settings
 
 SUITES: Registry[SuiteSpec] = Registry("suite")
@@ -164,18 +164,21 @@ def expand(
 
     `settings` are laid over every method's (a setting a method lacks is an error).
     """
+    from bench.models import canonical_model
+
     choices = list(suite.methods)
     if methods:
+        methods = [METHODS.canonical(m) for m in methods]  # unknown names fail with suggestions
         known = {c.name for c in choices}
         extra = [MethodChoice(m) for m in methods if m not in known]
-        for choice in extra:
-            METHODS.get(choice.name)  # an unknown method name fails here, with suggestions
         choices = [c for c in choices if c.name in methods] + extra
     seed_list = list(suite.seeds) if seeds is None else list(range(seeds))
     fields = {**suite.budget, **(budget or {})}
+    model_names = [canonical_model(m) for m in models or suite.models]
+    task_names = [TASKS.canonical(t) for t in tasks or suite.tasks]
     cells = []
-    for model in models or suite.models:
-        for task in tasks or suite.tasks:
+    for model in model_names:
+        for task in task_names:
             for choice in choices:
                 info = METHODS.get(choice.name)
                 given = {**dict(choice.settings), **(settings or {})}

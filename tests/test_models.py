@@ -1,5 +1,6 @@
 import pytest
 
+from bench.errors import UnknownName
 from bench.models import byte_tokenizer, expand_roles, get_model, head_module_names, resolve_targets
 
 
@@ -59,5 +60,5 @@ def test_byte_tokenizer_round_trips():
 
 
 def test_unknown_config_names_the_shipped_ones():
-    with pytest.raises(ValueError, match="no config 'nope'"):
+    with pytest.raises(UnknownName, match="unknown shipped config 'nope'.*Llama-2-7B"):
         get_model("config:nope")

@@ -3,6 +3,7 @@
 import pytest
 
 from bench.cli import main, parse_setting
+from bench.errors import UnknownName
 from bench.params import count_on_meta
 
 # Parameter counts of the base models as their model cards / the transformers classes give them.
@@ -60,7 +61,7 @@ def test_settings_change_the_count():
 
 
 def test_unknown_model_lists_shipped_configs():
-    with pytest.raises(ValueError, match="shipped configs: .*Llama-2-7B"):
+    with pytest.raises(UnknownName, match="Valid shipped configs: .*Llama-2-7B"):
         count_on_meta("llama-9000", "lora")
 
 
