@@ -36,6 +36,15 @@ METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
     "exact_match": _mean,
 }
 # Generation metrics computed from texts; `rouge_l` and `exact_match` are also per-example means.
+# Metrics that are the mean of a per-example score: that score from (labels, predictions).
+# The method-level test uses it directly; other metrics are resampled over examples instead.
+PER_EXAMPLE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "accuracy": lambda y, p: (np.asarray(y) == np.asarray(p)).astype(float),
+    "mse": lambda y, p: (np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2,
+    "rouge_l": lambda _y, p: np.asarray(p, dtype=float),
+    "exact_match": lambda _y, p: np.asarray(p, dtype=float),
+}
+
 TEXT_METRICS = ("bleu", "rouge_l", "exact_match")
 
 

@@ -169,15 +169,18 @@ BASELINE = "full"
 
 
 def _comparison_caption(k: int, metric: str) -> str:
-    example = (
-        "McNemar's exact test on per-example correctness"
-        if metric == "accuracy"
-        else f"a paired bootstrap of {metric} over examples"
-    )
     return (
-        f"Δ: method minus `{BASELINE}` in {metric}, the mean of seed-paired differences with a "
-        f"paired-t 95% interval. p seeds: paired t-test over seeds; p examples: {example}, "
-        f"pooled over seeds. Both are Holm-corrected over the {k} comparisons of this table."
+        f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences. Its "
+        '95% interval and p-value are **method-level**: they answer "do the methods differ?" '
+        "for new training runs and new test examples alike, counting the spread between seeds "
+        "and the sampling of the test set (MOVER interval, bench/method_level.py), and keep "
+        "their 5% level in A/A simulations with 3 and 5 seeds. A per-example test (McNemar) "
+        'answers only "do these trained instances differ on this test set?", which two seeds '
+        f"of one method often do; it is not shown. p: Holm-corrected over the {k} comparisons of "
+        "this table. Seeds for 80% power: how many seeds this test needs to detect the observed "
+        'Δ at the measured variances ("(have)": already enough; "> 100": the test-set '
+        'variance alone forbids it), so a large p with a large figure means "not enough seeds"'
+        ', not "equal".'
     )
 
 
@@ -338,7 +341,7 @@ def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
 
     records = store.cells()
     frame = cells_frame(records)
-    table = claims(frame, margin)
+    table = claims(frame, store, margin)
     matrix = method_matrix(frame)
     return "\n".join(
         [

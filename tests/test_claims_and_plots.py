@@ -1,57 +1,70 @@
+import numpy as np
 import pandas as pd
 
-from bench.claims import claims
+from bench.claims import claims, method_matrix
 from bench.plots import method_summary, pareto_front, pareto_plot
+from tests.helpers import tiny_cell
+from tests.test_compare import _record
 
 
-def _frame():
+def _frame(store=None):
+    """Full and LoRA, two seeds each, same per-example correctness; saved to `store` if given."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 100)
     rows = []
     for seed in (0, 1):
-        rows.append(
-            {
-                "status": "ok",
-                "task": "t",
-                "model": "m",
-                "device": "cpu",
-                "method": "full",
-                "seed": seed,
-                "metric": 0.70 + seed * 0.01,
-                "method_params": 1000,
-                "total_params": 1000,
-                "step_time_s": 3.0,
-                "peak_mem_mib": 900.0,
-            }
-        )
-        rows.append(
-            {
-                "status": "ok",
-                "task": "t",
-                "model": "m",
-                "device": "cpu",
-                "method": "lora",
-                "seed": seed,
-                "metric": 0.70 + seed * 0.01,
-                "method_params": 3,
-                "total_params": 1003,
-                "step_time_s": 2.5,
-                "peak_mem_mib": 500.0,
-            }
-        )
+        preds = np.where(rng.random(100) < 0.7, labels, 1 - labels)
+        for method, params, total, step, memory in (
+            ("full", 1000, 1000, 3.0, 900.0),
+            ("lora", 3, 1003, 2.5, 500.0),
+        ):
+            spec = tiny_cell(method, seed=seed)
+            accuracy = float(np.mean(preds == labels))
+            if store is not None:
+                store.save(spec, _record(preds, labels, accuracy))
+            rows.append(
+                {
+                    "cell_id": spec.cell_id,
+                    "status": "ok",
+                    "task": "t",
+                    "model": "m",
+                    "device": "cpu",
+                    "method": method,
+                    "lr": spec.lr,
+                    "settings": "",
+                    "seed": seed,
+                    "metric_name": "accuracy",
+                    "metric": accuracy,
+                    "method_params": params,
+                    "total_params": total,
+                    "step_time_s": step,
+                    "peak_mem_mib": memory,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def test_claims_decide_from_stored_cells_and_counts():
-    table = claims(_frame()).set_index("claim")
+def test_claims_decide_from_stored_cells_and_counts(store):
+    table = claims(_frame(store), store).set_index("claim")
     share = table.loc["LoRA trains 0.1-0.5% of the parameters (lora)"]
     assert share["verdict"] == "holds" and share["measured"].startswith("0.2991%")
     speed = table.loc["LoRA: 1.5x the speed of full fine-tuning (lora)"]
     assert speed["verdict"] == "does not hold" and speed["measured"].startswith("1.20x")
-    assert table.loc["PEFT reaches full fine-tuning's accuracy (lora)", "verdict"] == "holds"
+    accuracy = table.loc["PEFT reaches full fine-tuning's accuracy (lora)"]
+    assert accuracy["verdict"] == "holds" and "method-level" in accuracy["basis"]
     gpt2 = table.loc["LoRA on gpt2-xl trains 8,192,000 of 1,558,432,768 parameters"]
     assert "2,457,600" in gpt2["measured"] and gpt2["verdict"].startswith("does not hold")
     qlora = table.loc["QLoRA takes a 7B model from 28 GB to 3.5 GB"]
     assert "6,738,415,616" in qlora["measured"] and "not measured" in qlora["basis"]
     assert "not measured yet" in table.loc["BitFit: 3x the speed of full fine-tuning", "verdict"]
+
+
+def test_method_matrix_keeps_learning_rates_apart():
+    frame = _frame()
+    extra = frame[frame["method"] == "lora"].assign(lr=1e-2, cell_id=["x", "y"])
+    matrix = method_matrix(pd.concat([frame, extra], ignore_index=True))
+    assert sorted(matrix["method"]) == ["full", "lora (lr 0.003)", "lora (lr 0.01)"]
+    assert set(matrix["seeds"]) == {2}
 
 
 def test_pareto_front_and_plot(tmp_path):

@@ -1,10 +1,13 @@
-"""Comparisons read from the store: seed-paired and example-paired, Holm-corrected."""
+"""Comparisons read from the store: method-level, seed-paired, Holm-corrected."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench import stats
-from bench.compare import compare_to_baseline, comparison_columns
+from bench.compare import compare_to_baseline, comparison_columns, method_level, with_variants
+from bench.method_level import method_difference, method_difference_metric
+from bench.metrics import METRICS
 from bench.report import cells_frame
 from tests.helpers import tiny_cell
 
@@ -47,16 +50,60 @@ def test_comparison_matches_the_tests_it_is_made_of(store):
     comparisons = compare_to_baseline(frame, store, "full")
     assert sorted(c.method for c in comparisons) == ["bitfit", "lora"]
     lora = next(c for c in comparisons if c.method == "lora")
+    correct = {k: v[0] == labels for k, v in truth.items()}
+    expected = method_difference(
+        [correct[("lora", s)] for s in range(3)], [correct[("full", s)] for s in range(3)]
+    )
+    assert lora.result == expected
     ref_t = stats.paired_ttest(
         [truth[("lora", s)][1] for s in range(3)], [truth[("full", s)][1] for s in range(3)]
     )
-    assert lora.seed_test.pvalue == pytest.approx(ref_t.pvalue)
-    pooled_a = np.concatenate([truth[("lora", s)][0] == labels for s in range(3)])
-    pooled_b = np.concatenate([truth[("full", s)][0] == labels for s in range(3)])
-    assert lora.example_test.pvalue == pytest.approx(stats.mcnemar(pooled_a, pooled_b).pvalue)
+    assert lora.result.estimate == pytest.approx(ref_t.estimate)
+    assert lora.result.low <= ref_t.low and lora.result.high >= ref_t.high  # never narrower
 
     table = comparison_columns(comparisons, "full").set_index("method")
-    holm_examples = stats.holm([c.example_test.pvalue for c in comparisons]).pvalues
+    holm = stats.holm([c.result.pvalue for c in comparisons]).pvalues
     at = [c.method for c in comparisons].index("lora")
-    assert table.loc["lora", "p examples (Holm)"] == f"{holm_examples[at]:.3g}"
+    assert table.loc["lora", "p (Holm)"] == f"{holm[at]:.3g}"
     assert table.loc["lora", "Δ vs full [95% CI]"].startswith(f"{ref_t.estimate:+.4f} [")
+    needed = lora.result.seeds_for_power()
+    assert table.loc["lora", "seeds for 80% power"].startswith(str(needed))
+
+
+def test_a_metric_that_does_not_decompose_is_resampled_over_examples(store):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 150)
+    preds = {}
+    for seed in (0, 1):
+        for method, skill in (("full", 0.8), ("lora", 0.6)):
+            p = np.where(rng.random(150) < skill, labels, (labels + 1) % 3)
+            preds[(method, seed)] = p
+            record = _record(p, labels, 0.0)
+            record["primary_metric"] = "macro_f1"
+            record["metrics"] = {"macro_f1": METRICS["macro_f1"](labels, p)}
+            store.save(tiny_cell(method, seed=seed), record)
+    frame = cells_frame(store.cells())
+    result = method_level(store, frame, "lora", "full", n_resamples=200)
+    expected = method_difference_metric(
+        labels,
+        [preds[("lora", s)] for s in (0, 1)],
+        [preds[("full", s)] for s in (0, 1)],
+        METRICS["macro_f1"],
+        n_resamples=200,
+    )
+    assert result == expected and result.estimate < 0 and result.test_set_var > 0
+
+
+def test_cells_of_one_method_at_two_learning_rates_are_not_pooled():
+    frame = pd.DataFrame(
+        {
+            "method": ["houlsby", "houlsby", "full"],
+            "lr": [1e-3, 3e-3, 1e-4],
+            "settings": ["r=16", "r=16", ""],
+        }
+    )
+    assert list(with_variants(frame)["variant"]) == [
+        "houlsby (lr 0.001)",
+        "houlsby (lr 0.003)",
+        "full",
+    ]
