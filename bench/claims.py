@@ -160,9 +160,10 @@ def _gpt2_xl_claim() -> Verdict:
 
 
 def _accuracy_claims(frame: pd.DataFrame, store: Store, margin: float) -> list[Verdict]:
-    ok = with_variants(frame[frame["status"] == "ok"])
+    ok = frame[frame["status"] == "ok"]
     out = []
-    for (task, model, device), group in ok.groupby(["task", "model", "device"], sort=True):
+    for (task, model, device), cells in ok.groupby(["task", "model", "device"], sort=True):
+        group = with_variants(cells)
         for variant in sorted(set(group["variant"]) - {"full"}):
             seeds, _, _ = seed_pairs(group, variant, "full", by="variant")
             if len(seeds) < 2:
@@ -261,9 +262,10 @@ def method_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     cells of one method at different learning rates or settings are separate rows."""
     from bench.registry import METHODS
 
-    ok = with_variants(frame[frame["status"] == "ok"])
+    ok = frame[frame["status"] == "ok"]
     rows = []
-    for (task, model, device), group in ok.groupby(["task", "model", "device"], sort=True):
+    for (task, model, device), cells in ok.groupby(["task", "model", "device"], sort=True):
+        group = with_variants(cells)
         full = group[group["method"] == "full"]
         if full.empty:
             continue

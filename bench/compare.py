@@ -42,7 +42,8 @@ def seed_pairs(
 
 def with_variants(frame: pd.DataFrame) -> pd.DataFrame:
     """Add a `variant` column: the method's label, plus its learning rate and settings where
-    the frame holds that method with different ones, so that such cells are never pooled."""
+    the frame (one task x model) holds that method with different ones, so that such cells
+    are never pooled."""
     out = frame.copy()
     out["variant"] = out["method"]
     for method, group in out.groupby("method", sort=False):

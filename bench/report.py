@@ -168,19 +168,24 @@ def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
 BASELINE = "full"
 
 
+STATISTICS_NOTE = (
+    '- Δ vs full, its 95% interval and p are **method-level**: they answer "do the methods '
+    'differ?" for new training runs and new test examples alike, counting both the spread '
+    "between seeds and the sampling of the test set (MOVER interval, bench/method_level.py); "
+    "in A/A simulations with 3 and 5 seeds they keep their 5% level. A per-example test "
+    '(McNemar) answers only "do these trained instances differ on this test set?", which two '
+    "seeds of one method often do (24% of the A/A pairs in our store), so it is not shown. "
+    "Seeds for 80% power: how many seeds this test needs to detect the observed Δ at the "
+    'measured variances ("(have)": already enough; "> 100": the test-set variance alone '
+    'forbids it), so a large p beside a large figure means "not enough seeds", not "equal".'
+)
+
+
 def _comparison_caption(k: int, metric: str) -> str:
     return (
-        f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences. Its "
-        '95% interval and p-value are **method-level**: they answer "do the methods differ?" '
-        "for new training runs and new test examples alike, counting the spread between seeds "
-        "and the sampling of the test set (MOVER interval, bench/method_level.py), and keep "
-        "their 5% level in A/A simulations with 3 and 5 seeds. A per-example test (McNemar) "
-        'answers only "do these trained instances differ on this test set?", which two seeds '
-        f"of one method often do; it is not shown. p: Holm-corrected over the {k} comparisons of "
-        "this table. Seeds for 80% power: how many seeds this test needs to detect the observed "
-        'Δ at the measured variances ("(have)": already enough; "> 100": the test-set '
-        'variance alone forbids it), so a large p with a large figure means "not enough seeds"'
-        ', not "equal".'
+        f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences; "
+        f"interval and p method-level (see above), p Holm-corrected over the {k} comparisons "
+        "of this table."
     )
 
 
@@ -262,6 +267,7 @@ def suite_report(
         "general-text passages after training minus before (models with an LM head; n/a for "
         "encoders), and embedding drift, 1 minus the mean cosine of their mean-pooled hidden "
         "states before and after.",
+        STATISTICS_NOTE,
         "",
     ]
     if not records:

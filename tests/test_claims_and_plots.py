@@ -59,6 +59,15 @@ def test_claims_decide_from_stored_cells_and_counts(store):
     assert "not measured yet" in table.loc["BitFit: 3x the speed of full fine-tuning", "verdict"]
 
 
+def test_a_learning_rate_used_on_another_task_does_not_rename_the_baseline(store):
+    frame = _frame(store)
+    other = frame.assign(task="t2", lr=frame["lr"] * 10)  # same stored predictions
+    table = claims(pd.concat([frame, other], ignore_index=True), store)
+    rows = table[table["claim"] == "PEFT reaches full fine-tuning's accuracy (lora)"]
+    assert [m.split(", ")[-1] for m in rows["measured"]] == ["m / t / cpu", "m / t2 / cpu"]
+    assert list(rows["verdict"]) == ["holds", "holds"]
+
+
 def test_method_matrix_keeps_learning_rates_apart():
     frame = _frame()
     extra = frame[frame["method"] == "lora"].assign(lr=1e-2, cell_id=["x", "y"])
