@@ -22,7 +22,13 @@ from bench.meters.memory import PeakMemory
 from bench.meters.params import count_parameters
 from bench.method_api import MethodContext
 from bench.metrics import majority_baseline, per_class_recall
-from bench.models import get_model, head_module_names
+from bench.models import (
+    NO_CHECKPOINTING,
+    enable_gradient_checkpointing,
+    get_model,
+    head_module_names,
+)
+from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp32
 from bench.registry import METHODS, TASKS, split_common
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
@@ -35,7 +41,22 @@ GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and fo
 def _device(spec: CellSpec) -> torch.device:
     if spec.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"cell asks for device {spec.device!r} but CUDA is not available")
-    return torch.device(spec.device)
+    device = torch.device(spec.device)
+    if spec.emulate:
+        _emulate(spec, device)
+    return device
+
+
+def _emulate(spec: CellSpec, device: torch.device) -> None:
+    """Cap the allocator at the planned profile's memory (a 24 GB card on an 80 GB one)."""
+    from bench.estimate import CUDA_CONTEXT_BYTES
+    from bench.gpus import emulation_fraction, get_gpu
+
+    if device.type != "cuda" or not spec.gpu:
+        raise ValueError("emulate needs a CUDA device and the GPU profile to emulate")
+    total = torch.cuda.get_device_properties(device).total_memory
+    fraction = emulation_fraction(get_gpu(spec.gpu).memory_bytes, total, CUDA_CONTEXT_BYTES)
+    torch.cuda.set_per_process_memory_fraction(fraction, device)
 
 
 def _encode_parts(
@@ -85,6 +106,8 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             f"method {method.name!r} supports {', '.join(method.supports)} models; "
             f"{model_info.name!r} is a {model_info.kind}"
         )
+    if spec.grad_checkpointing and spec.method in NO_CHECKPOINTING:
+        raise Unsupported(NO_CHECKPOINTING[spec.method])
     if task.kind == "generation" and model_info.kind != "decoder":
         raise Unsupported(f"generation task {task.name!r} needs a decoder; {spec.model!r} is not")
 
@@ -97,6 +120,11 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     model, tokenizer = model_info.load(task.kind, num_labels)
     if task.kind == "regression":
         model.config.problem_type = "regression"
+    recipe = get_recipe(spec.precision)
+    tf32 = enable_tf32(device)
+    if recipe.weights != torch.float32:
+        model.to(recipe.weights)
+    base_ids = {id(p) for p in model.parameters()}
     heads = head_module_names(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     train, validation, test = _encode_parts(spec, task.kind, tokenizer, split)
@@ -113,7 +141,12 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     )
     own_settings, common = split_common(settings)
     model = method.apply(model, own_settings, ctx)
+    if recipe.added_fp32:
+        keep_added_fp32(model, base_ids, heads, recipe.weights)
+    if spec.grad_checkpointing:
+        enable_gradient_checkpointing(model)
     params = count_parameters(model, heads)
+    dtypes = dtype_census(model)
     model.to(device)
     fisher_texts, held_out = general_text(task.general_text)
     positions = getattr(model.config, "max_position_embeddings", None) or GENERAL_MAX_LENGTH
@@ -199,6 +232,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             ),
         },
         "settings": settings,
+        "precision": {"recipe": spec.precision, "tf32": tf32, "dtypes": dtypes},
         "forgetting": forgot,
         "ewc": ewc.summary() if ewc is not None else None,
         "predictions": rows,

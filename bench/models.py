@@ -118,6 +118,25 @@ def is_linear(module: nn.Module) -> bool:
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
+# Methods that cannot train under gradient checkpointing, and why.
+NO_CHECKPOINTING = {
+    "prefix_tuning": "prefix tuning passes its prefix as past key values, which transformers "
+    "drops under gradient checkpointing",
+}
+
+
+def enable_gradient_checkpointing(model: nn.Module) -> None:
+    """Activation checkpointing of every transformer block (non-reentrant, so frozen inputs
+    still get gradients through adapters), on the transformers model inside any wrapper."""
+    for module in model.modules():
+        if hasattr(module, "gradient_checkpointing_enable") and hasattr(module, "config"):
+            module.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+            return
+    raise ValueError(f"{type(model).__name__} has no gradient checkpointing")
+
+
 def head_module_names(model: nn.Module) -> list[str]:
     """The task head that every method trains (classification heads are new weights)."""
     return [name for name, _ in model.named_children() if name in HEAD_NAMES]

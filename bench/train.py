@@ -16,9 +16,12 @@ from transformers import get_scheduler
 
 from bench.data import Encoded, batch_order, collate
 from bench.meters.speed import StepTimer, synchronize
+from bench.precision import get_recipe
 
 SCHEDULERS = ("linear", "cosine", "constant")
-PRECISIONS = ("fp32", "bf16", "fp16")
+# adamw: torch's default implementation (foreach on CUDA); adamw-fused: its fused CUDA kernel;
+# the 8-bit ones are bitsandbytes' (paged: states in unified memory, evicted under pressure).
+OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "paged-adamw-8bit")
 
 
 @dataclass
@@ -34,6 +37,7 @@ class LoopConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     precision: str = "fp32"
+    optimizer: str = "adamw"
     eval_every: int | None = None
     seed: int = 0
     eval_batch_size: int = 64
@@ -55,15 +59,25 @@ class LoopResult:
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16/fp16 autocast on CUDA; fp32 (no autocast) otherwise."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision == "fp32":
+    """The recipe's autocast (amp-bf16, amp-fp16) on the device; none for fp32 and bf16."""
+    recipe = get_recipe(precision)
+    if recipe.autocast is None:
         return contextlib.nullcontext()
-    if device.type != "cuda":
-        raise ValueError(f"precision {precision!r} needs a CUDA device; this cell runs on {device}")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=recipe.autocast)
+
+
+def make_optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
+    """One of OPTIMIZERS over the parameter groups."""
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    if name == "adamw-fused":
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    if name in ("adamw-8bit", "paged-adamw-8bit"):
+        import bitsandbytes as bnb
+
+        cls = bnb.optim.AdamW8bit if name == "adamw-8bit" else bnb.optim.PagedAdamW8bit
+        return cls(groups, lr=lr)
+    raise ValueError(f"optimizer {name!r} is not one of: {', '.join(OPTIMIZERS)}")
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -150,14 +164,14 @@ def train_loop(
         raise RuntimeError("the method left no trainable parameter")
     batches = plan_batches(len(train), cfg)
     total = len(batches)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    optimizer = make_optimizer(cfg.optimizer, _param_groups(model, cfg.weight_decay), cfg.lr)
     scheduler = get_scheduler(
         cfg.scheduler,
         optimizer,
         num_warmup_steps=math.ceil(cfg.warmup_ratio * total),
         num_training_steps=total,
     )
-    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "amp-fp16" else None
     timer = StepTimer(warmup_steps=cfg.timer_warmup_steps)
     result = LoopResult(losses=[], timer=timer)
     model.train()
