@@ -19,8 +19,8 @@ from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_pl
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
 
-COMMANDS = ("run", "report", "list", "params", "check")
-LISTABLE = ("methods", "tasks", "models", "suites")
+COMMANDS = ("run", "report", "list", "params", "check", "estimate")
+LISTABLE = ("methods", "tasks", "models", "suites", "gpus")
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -38,10 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params,check,estimate}")
 
     run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
-    run.add_argument("--suite", default="default", help="suite name (see `list suites`)")
+    run.add_argument(
+        "--suite", default=None, help="suite name (see `list suites`; default: default)"
+    )
+    run.add_argument(
+        "--gpu",
+        help="plan and run the matrix of a GPU profile (see `list gpus`), e.g. --gpu 4090",
+    )
+    run.add_argument(
+        "--emulate",
+        action="store_true",
+        help="with --gpu: cap usable memory at the profile's on a bigger card",
+    )
+    run.add_argument(
+        "--force", action="store_true", help="with --gpu: run cells predicted not to fit"
+    )
     run.add_argument("--methods", help="comma-separated methods (default: the suite's)")
     run.add_argument("--tasks", help="comma-separated tasks (default: the suite's)")
     run.add_argument("--models", help="comma-separated models (default: the suite's)")
@@ -63,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--balance", choices=BALANCE, help="balance the training classes")
     run.add_argument("--train-size", type=int, help="cap on training examples (suite's default)")
     run.add_argument("--max-new-tokens", type=int, help="generation length (task's default)")
+    _recipe_options(run, defaults=False)
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--in-process",
@@ -126,7 +141,57 @@ def build_parser() -> argparse.ArgumentParser:
         "--task-kind", default="classification", choices=("classification", "generation")
     )
     params.add_argument("--labels", type=int, default=2, help="classes of the new head")
+
+    est = sub.add_parser(
+        "estimate",
+        help="predicted peak memory of a cell's training step, or of a GPU profile's matrix",
+    )
+    est.add_argument("--model", help="a shipped config name, config:NAME, minilm, ...")
+    est.add_argument("--method", help="method name")
+    est.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method setting (repeatable)",
+    )
+    _recipe_options(est, defaults=True)
+    est.add_argument("--task", help="a task (its kind and labels); default: the model's kind")
+    est.add_argument("--labels", type=int, default=2, help="classes of a classification head")
+    est.add_argument(
+        "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
+    )
+    est.add_argument("--json", action="store_true", help="print JSON")
+    est.add_argument(
+        "--plugin", action="append", default=[], help="a Python file registering methods"
+    )
     return parser
+
+
+def _recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """Options that `run` and `estimate` share, with the same names."""
+    from bench.precision import RECIPES
+    from bench.train import OPTIMIZERS
+
+    def default(value: object) -> object:
+        return value if defaults else None
+
+    parser.add_argument(
+        "--precision", choices=list(RECIPES), default=default("bf16"), help="precision recipe"
+    )
+    parser.add_argument("--batch-size", type=int, default=default(4), help="sequences per step")
+    parser.add_argument(
+        "--max-length", type=int, default=default(512), help="tokens per sequence (the cap)"
+    )
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=default("adamw"), help="optimizer"
+    )
+    parser.add_argument(
+        "--grad-checkpointing",
+        action="store_true",
+        default=None if not defaults else False,
+        help="activation checkpointing of every block",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -159,18 +224,29 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
 
     for path in args.plugin:
         load_plugin_file(path)
-    suite = SUITES.get(args.suite)
-    device = resolve_device(args.device)
     budget = {
         k: v
         for k, v in (
             ("balance", args.balance),
             ("train_size", args.train_size),
             ("max_new_tokens", args.max_new_tokens),
+            ("precision", args.precision),
+            ("batch_size", args.batch_size),
+            ("max_length", args.max_length),
+            ("optimizer", args.optimizer),
+            ("grad_checkpointing", args.grad_checkpointing),
         )
         if v is not None
     }
     settings = dict(parse_setting(t) for t in args.set)
+    if args.gpu:
+        from bench.gpu_run import run_gpu
+
+        return run_gpu(args, console, budget, settings, command_line())
+    if args.emulate or args.force:
+        raise ValueError("--emulate and --force go with --gpu NAME")
+    suite = SUITES.get(args.suite or "default")
+    device = resolve_device(args.device)
     narrowed = any(
         [args.methods, args.tasks, args.models, args.seeds is not None, budget, settings]
     )
@@ -216,6 +292,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from bench.gpu_run import report_stem
     from bench.report import claims_report, suite_report, write_report
 
     if not Path(args.store).exists():
@@ -223,15 +300,26 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         return 2
     names = [args.suite] if args.suite else SUITES.names()
     with Store(args.store) as store:
-        devices = [args.device] if args.device else sorted({r["device"] for r in store.cells()})
+        # Where the stored cells ran: the device, and for GPU plans the profile and the card.
+        placements = sorted(
+            {
+                (r["spec"].device, r["spec"].gpu, r["spec"].card, r["spec"].emulate)
+                for r in store.cells()
+                if args.device is None or r["device"] == args.device
+            },
+            key=str,
+        )
         written = 0
         for name in names:
             suite = SUITES.get(name)
-            for device in devices:
-                cells = expand(suite, device)
+            for device, gpu, card, emulate in placements:
+                cells = expand(suite, device, gpu=gpu, card=card, emulate=emulate)
                 if not store.cells([c.cell_id for c in cells]) and not args.suite:
                     continue
-                stem = name if device == "cpu" else f"{name}-{device.replace(':', '')}"
+                if gpu:
+                    stem = report_stem(name, card, emulate, gpu)
+                else:
+                    stem = name if device == "cpu" else f"{name}-{device.replace(':', '')}"
                 text = suite_report(
                     suite, cells, store, command_line(), plots=(Path(args.out), stem)
                 )
@@ -321,6 +409,17 @@ def list_frame(what: str) -> pd.DataFrame:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    if args.what == "gpus":
+        from bench.gpu_plan_cli import gpus_frame
+
+        frame = gpus_frame()
+        print(frame.to_markdown(index=False, disable_numparse=True))
+        print(
+            f"\n{len(frame)} GPU profiles: dense peaks (no 2:4 sparsity) from each card's data "
+            "sheet; memory as NVML reports it. `--gpu cpu` is not a profile: without --gpu a "
+            "run uses this machine's CPU (or its GPU with --device cuda)."
+        )
+        return 0
     frame = list_frame(args.what)
     print(frame.to_markdown(index=False, disable_numparse=True))
     print(f"\n{len(frame)} {args.what}")
@@ -371,6 +470,14 @@ def cmd_params(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
+    from bench.estimate_cli import estimate_command
+
+    for path in args.plugin:
+        load_plugin_file(path)
+    return estimate_command(args, console, dict(parse_setting(t) for t in args.set))
+
+
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from bench.check import run_check
 
@@ -411,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         "list": cmd_list,
         "params": cmd_params,
         "check": cmd_check,
+        "estimate": cmd_estimate,
     }
     try:
         return handlers[args.command](args, console)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,7 +17,8 @@ from bench.registry import METHODS, MODELS
 # Initialisations that need real weight values (SVD, QR, magnitudes) give the same shapes as
 # their plain counterparts; on the meta device the count uses those.
 META_EQUIVALENT_SETTINGS = {"sparse": {"selection": "random"}}
-META_EQUIVALENT_METHOD = {"pissa": "lora", "olora": "lora"}
+# The same goes for quantised bases: bitsandbytes cannot quantise meta tensors.
+META_EQUIVALENT_METHOD = {"pissa": "lora", "olora": "lora", "qlora": "lora", "lora_8bit": "lora"}
 
 
 def config_name(model: str) -> str:
@@ -39,19 +41,35 @@ def config_for(model: str) -> dict[str, Any]:
         raise UnknownName(f"{exc} (or pass config:PATH.json)") from None
 
 
-def count_on_meta(
+@dataclass
+class BuiltOnMeta:
+    """A model with a method applied, on the meta device (no weight materialised)."""
+
+    model: torch.nn.Module
+    heads: list[str]
+    config: Any
+    task_kind: str
+    settings: dict[str, Any]  # the method's resolved settings
+    base_ids: set[int]  # ids of the parameters the model had before the method
+
+
+def build_on_meta(
     model: str,
     method: str,
     settings: dict[str, Any] | None = None,
-    task_kind: str = "classification",
+    task_kind: str | None = "classification",
     num_labels: int = 2,
-) -> dict[str, Any]:
-    """Trainable (method and head apart) and total parameters; no weight is materialised."""
+    dtype: torch.dtype | None = None,
+    config_changes: dict[str, Any] | None = None,
+) -> BuiltOnMeta:
+    """`model`'s architecture in `dtype` with `method` applied, on the meta device.
+    `task_kind` None: generation for decoders, classification for encoders;
+    `config_changes` overrides config fields (a shallower stack, say)."""
     from transformers import AutoConfig
 
     info = METHODS.get(method)
     resolved = info.resolve_settings(settings)
-    raw = config_for(model)
+    raw = {**config_for(model), **(config_changes or {})}
     model_type = raw.pop("model_type")
     config = AutoConfig.for_model(model_type, **raw)
     kind = model_kind(config)
@@ -59,8 +77,12 @@ def count_on_meta(
         raise ValueError(
             f"method {method!r} supports {', '.join(info.supports)} models, {model!r} is a {kind}"
         )
+    task_kind = task_kind or ("generation" if kind == "decoder" else "classification")
     with torch.device("meta"):
         net = build_from_config(config, task_kind, num_labels)
+        if dtype is not None:
+            net = net.to(dtype)
+        base_ids = {id(p) for p in net.parameters()}
         heads = head_module_names(net)
         ctx = MethodContext(
             model_kind=kind,
@@ -80,13 +102,25 @@ def count_on_meta(
                 raise
             raise ValueError(
                 f"{method} reads weight values while it builds its layers, so it cannot be "
-                f"counted on the meta device ({exc})"
+                f"built on the meta device ({exc})"
             ) from exc
-    counts = count_parameters(net, heads)
+    return BuiltOnMeta(net, heads, config, task_kind, resolved, base_ids)
+
+
+def count_on_meta(
+    model: str,
+    method: str,
+    settings: dict[str, Any] | None = None,
+    task_kind: str = "classification",
+    num_labels: int = 2,
+) -> dict[str, Any]:
+    """Trainable (method and head apart) and total parameters; no weight is materialised."""
+    built = build_on_meta(model, method, settings, task_kind, num_labels)
+    counts = count_parameters(built.model, built.heads)
     return {
         "model": model,
         "method": method,
-        "settings": resolved,
+        "settings": built.settings,
         "task_kind": task_kind,
         "num_labels": num_labels,
         **counts,

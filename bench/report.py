@@ -11,17 +11,13 @@ import pandas as pd
 
 from bench.compare import compare_to_baseline, comparison_columns
 from bench.plots import method_summary, pareto_plot
+from bench.report_estimates import estimate_section
+from bench.report_labels import method_label
 from bench.spec import CellSpec, SuiteSpec
 from bench.store import Store
 
 MIB = 1024 * 1024
 MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
-
-
-def method_label(spec: CellSpec) -> str:
-    """The method's name, marked when a common setting (EWC) changes what it trains."""
-    lam = dict(spec.settings).get("ewc_lambda")
-    return f"{spec.method} + EWC λ={lam:g}" if lam else spec.method
 
 
 def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -331,6 +327,7 @@ def suite_report(
                 )
             )
             lines.append("")
+    lines += estimate_section(records)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -153,8 +153,10 @@ def run_cells(
     in_process: bool = False,
     console: Console | None = None,
     command: str | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
 ) -> RunSummary:
-    """Run every cell that the store lacks as `ok`; write each result as soon as it ends."""
+    """Run every cell that the store lacks as `ok`; write each result as soon as it ends.
+    `extra` adds fields to a cell's record by cell id (the estimate a GPU plan made)."""
     console = console or Console()
     summary = RunSummary()
     todo = []
@@ -200,6 +202,7 @@ def run_cells(
                 record = run_in_worker(spec, plugins, timeout_s, on_step)
             if command:
                 record.setdefault("env", {})["command"] = command
+            record.update((extra or {}).get(spec.cell_id, {}))
             store.save(spec, record)
             summary.ran.append((spec, record["status"]))
             progress.remove_task(cell_bar)

@@ -70,6 +70,11 @@ class CellSpec:
     # while they hold their default, so that cells stored before them keep their ids.
     balance: str | None = None
     max_new_tokens: int | None = None  # None: the task's own
+    optimizer: str = "adamw"  # bench.train.OPTIMIZERS
+    grad_checkpointing: bool = False
+    gpu: str | None = None  # the GPU profile the cell was planned for (bench.gpus)
+    card: str | None = None  # the card it runs on: a profile name, or the NVML name
+    emulate: bool = False  # usable memory capped at the `gpu` profile's on a bigger `card`
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
@@ -90,7 +95,11 @@ class CellSpec:
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.settings)
         method = f"{self.method}({extra})" if extra else self.method
-        return f"{self.model} / {self.task} / {method} / seed {self.seed}"
+        recipe = [f"{self.precision}"] if self.precision != "fp32" else []
+        recipe += ["grad-ckpt"] if self.grad_checkpointing else []
+        recipe += [self.optimizer] if self.optimizer != "adamw" else []
+        tail = f" [{', '.join(recipe)}]" if recipe else ""
+        return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
 
     @classmethod
     def from_json(cls, text: str) -> CellSpec:
@@ -99,7 +108,15 @@ class CellSpec:
         return cls(**data)
 
 
-LATER_FIELDS = {"balance": None, "max_new_tokens": None}
+LATER_FIELDS = {
+    "balance": None,
+    "max_new_tokens": None,
+    "optimizer": "adamw",
+    "grad_checkpointing": False,
+    "gpu": None,
+    "card": None,
+    "emulate": False,
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,8 @@ class SuiteSpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     budget: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # budget overrides crossed with every cell, e.g. with and without gradient checkpointing
+    variants: tuple[dict[str, Any], ...] = ({},)
 
     def replace(self, **changes: Any) -> SuiteSpec:
         return dataclasses.replace(self, **changes)

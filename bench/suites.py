@@ -13,7 +13,8 @@ SUITES: Registry[SuiteSpec] = Registry("suite")
 BUDGET_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(CellSpec)
-    if f.name not in {"model", "task", "method", "seed", "settings", "lr", "device"}
+    if f.name
+    not in {"model", "task", "method", "seed", "settings", "lr", "device", "gpu", "card", "emulate"}
 )
 
 
@@ -24,7 +25,9 @@ DEFAULT_LORA = MethodChoice(
 
 
 def register_suite(suite: SuiteSpec) -> SuiteSpec:
-    unknown = sorted(set(suite.budget) - set(BUDGET_FIELDS))
+    """Add a suite after checking that its budget and variants name CellSpec fields."""
+    named = set(suite.budget).union(*(set(v) for v in suite.variants))
+    unknown = sorted(named - set(BUDGET_FIELDS))
     if unknown:
         raise ValueError(
             f"suite {suite.name!r}: unknown budget field(s) {unknown}; "
@@ -159,10 +162,14 @@ def expand(
     seeds: int | None = None,
     budget: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
+    gpu: str | None = None,
+    card: str | None = None,
+    emulate: bool = False,
 ) -> list[CellSpec]:
     """Every cell of the suite (optionally narrowed), with method defaults and lr resolved.
 
-    `settings` are laid over every method's (a setting a method lacks is an error).
+    `settings` are laid over every method's (a setting a method lacks is an error); `gpu`,
+    `card` and `emulate` mark the cells as planned for a GPU profile and run on a card.
     """
     from bench.models import canonical_model
 
@@ -173,7 +180,7 @@ def expand(
         extra = [MethodChoice(m) for m in methods if m not in known]
         choices = [c for c in choices if c.name in methods] + extra
     seed_list = list(suite.seeds) if seeds is None else list(range(seeds))
-    fields = {**suite.budget, **(budget or {})}
+    placement = {"gpu": gpu, "card": card, "emulate": emulate}
     model_names = [canonical_model(m) for m in models or suite.models]
     task_names = [TASKS.canonical(t) for t in tasks or suite.tasks]
     cells = []
@@ -184,20 +191,22 @@ def expand(
                 given = {**dict(choice.settings), **(settings or {})}
                 resolved = freeze_settings(info.resolve_settings(given))
                 lr = choice.lr if choice.lr is not None else info.lr
-                for seed in seed_list:
-                    cells.append(
-                        CellSpec(
-                            model=model,
-                            task=task,
-                            method=choice.name,
-                            seed=seed,
-                            settings=resolved,
-                            lr=lr,
-                            device=device,
-                            **fields,
+                for variant in suite.variants:
+                    fields = {**suite.budget, **variant, **(budget or {}), **placement}
+                    for seed in seed_list:
+                        cells.append(
+                            CellSpec(
+                                model=model,
+                                task=task,
+                                method=choice.name,
+                                seed=seed,
+                                settings=resolved,
+                                lr=lr,
+                                device=device,
+                                **fields,
+                            )
                         )
-                    )
-    return cells
+    return list(dict.fromkeys(cells))  # a narrowed variant may repeat a cell
 
 
 register_suite(
@@ -248,3 +257,7 @@ register_suite(
         budget={"train_size": None, "max_length": 96, "batch_size": 8, "max_steps": 40},
     )
 )
+
+
+# The GPU profiles' suites register themselves on import (they build on the names above).
+from bench import gpu_suites  # noqa: E402, F401

@@ -59,3 +59,35 @@ def load_synthetic_reverse() -> RawData:
         responses.append(" ".join(reversed(words)))
         strata.append(int(len(words) > 4))
     return RawData(texts=prompts, labels=strata, label_names=("short", "long"), responses=responses)
+
+
+FIXED_TEXT_CHARS = 4096  # longer than any max_length: the byte tokenizer makes one id a byte
+
+
+@register_task(
+    "fixed_tokens",
+    kind="generation",
+    labels=("all",),
+    metric="perplexity",
+    metrics=("perplexity",),
+    source=(
+        "synthetic workload: a short random prompt and a random 4,096-character response, so "
+        "every sequence fills max_length; for memory, speed and energy, not quality"
+    ),
+    val_size=16,
+    test_size=16,
+    size=1032,
+    max_new_tokens=1,
+    general_text="synthetic_words",
+)
+def load_fixed_tokens() -> RawData:
+    """1,032 random prompt / response pairs of printable characters (seeded, fixed)."""
+    rng = random.Random(2)
+    alphabet = [chr(c) for c in range(33, 127)]
+    prompts, responses = [], []
+    for _ in range(1032):
+        prompts.append("".join(rng.choices(alphabet, k=8)))
+        responses.append("".join(rng.choices(alphabet, k=FIXED_TEXT_CHARS)))
+    return RawData(
+        texts=prompts, labels=[0] * len(prompts), label_names=("all",), responses=responses
+    )

@@ -1,0 +1,92 @@
+"""`python run_all.py estimate`: one cell's predicted peak, or a GPU profile's whole plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+
+from bench.estimate import Estimate, estimate
+from bench.gpu_plan_cli import GIB, cells_for_cards, estimate_json, place, plan_frame, plan_summary
+from bench.gpu_suites import profile_suites
+from bench.gpus import get_gpu
+from bench.params import config_name
+from bench.plan import plan, verdict_for
+from bench.registry import METHODS, TASKS
+
+
+def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
+    kind, labels = None, args.labels
+    if args.task:
+        task = TASKS.get(args.task)
+        kind = "generation" if task.kind == "generation" else "classification"
+        labels = 1 if task.kind == "regression" else len(task.labels)
+    return estimate(
+        config_name(args.model),
+        METHODS.canonical(args.method),
+        settings,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        optimizer=args.optimizer,
+        grad_checkpointing=args.grad_checkpointing,
+        task_kind=kind,
+        num_labels=labels,
+    )
+
+
+def _print_one(est: Estimate, verdict: str | None, gpu: str | None) -> None:
+    print(
+        f"{est.model} / {est.method} / {est.precision} / {est.optimizer}"
+        f"{' / grad-ckpt' if est.grad_checkpointing else ''}: batch {est.batch_size} x "
+        f"{est.max_length} tokens ({est.task_kind})"
+    )
+    for name, value in est.components.items():
+        print(f"  {name:<28} {value / GIB:8.2f} GiB")
+    print(
+        f"  {'peak allocated':<28} {est.peak_allocated_bytes / GIB:8.2f} GiB"
+        "  (torch.cuda.max_memory_allocated of the training step)"
+    )
+    print(
+        f"  {'peak on the device (NVML)':<28} {est.peak_device_bytes / GIB:8.2f} GiB"
+        "  (+ CUDA context and allocator cache)"
+    )
+    print(
+        f"  trainable {est.trainable_params:,} of {est.total_params:,} parameters; "
+        f"estimated in {est.seconds:.1f} s"
+    )
+    for part, how in est.basis.items():
+        print(f"  basis: {part}: {how}")
+    if verdict is not None:
+        print(f"  verdict on {gpu}: {verdict}")
+
+
+def estimate_command(args: argparse.Namespace, console: Console, settings: dict[str, Any]) -> int:
+    """One cell (--model and --method), or the plan of a profile (--gpu alone)."""
+    if args.model or args.method:
+        if not (args.model and args.method):
+            raise ValueError("estimate needs both --model and --method (or --gpu alone)")
+        est = _one_cell(args, settings)
+        profile = get_gpu(args.gpu) if args.gpu else None
+        verdict = verdict_for(est, profile) if profile else None
+        if args.json:
+            print(json.dumps({**est.to_dict(), "verdict": verdict}, indent=1))
+        else:
+            _print_one(est, verdict, profile.title if profile else None)
+        return 0
+    if not args.gpu:
+        raise ValueError("estimate needs --model and --method, or --gpu NAME for its matrix")
+    placement = place(args.gpu, emulate=False, dry_run=True, detected=[])
+    cells = cells_for_cards(profile_suites(placement.profile), placement, {})
+    started = time.perf_counter()
+    planned = plan(cells, placement.profile, plugins=args.plugin)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(estimate_json(planned))
+        return 0
+    print(plan_frame(planned, {}).to_markdown(index=False, disable_numparse=True))
+    console.print(plan_summary(planned, placement, seconds))
+    return 0
