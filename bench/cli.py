@@ -293,6 +293,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from bench.gpu_run import report_stem
+    from bench.gpu_suites import GPU_SUITES
     from bench.report import claims_report, suite_report, write_report
 
     if not Path(args.store).exists():
@@ -313,6 +314,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         for name in names:
             suite = SUITES.get(name)
             for device, gpu, card, emulate in placements:
+                if name in GPU_SUITES and not gpu:
+                    continue  # their CPU twins are other suites' cells (methods, tasks)
                 cells = expand(suite, device, gpu=gpu, card=card, emulate=emulate)
                 if not store.cells([c.cell_id for c in cells]) and not args.suite:
                     continue

@@ -36,6 +36,7 @@ GPT2_XL_METHODS = (
     "lora_8bit",
 )
 BIG_CARD_BYTES = 40 * 2**30  # cards from 40 GB up also plan 13B models
+GPU_SUITES = ("gpu-encoders", "gpu-gpt2-xl", "gpu-7b", "gpu-13b")  # reported for GPU cells only
 
 register_suite(
     SuiteSpec(
@@ -108,7 +109,7 @@ register_suite(
 def profile_suites(profile: GpuProfile) -> list[SuiteSpec]:
     """The suites planned for a card: every card gets the encoder, gpt2-xl and 7B suites;
     cards of 40 GB and more add 13B models. The estimate then marks what does not fit."""
-    names = ["gpu-encoders", "gpu-gpt2-xl", "gpu-7b"]
+    names = list(GPU_SUITES[:3])
     if profile.memory_bytes >= BIG_CARD_BYTES:
-        names.append("gpu-13b")
+        names.append(GPU_SUITES[3])
     return [SUITES.get(n) for n in names]

@@ -15,6 +15,15 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # Deprecations raised inside transformers and peft (their calls into each other).
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)(\.|$)")
+    # peft's notes on LN tuning's norm layers and on BOFT's CUDA extension (absent on a CPU, and
+    # unused when BOFT is only estimated).
+    for message in (
+        "Unsupported layer type",
+        "Failed to load the CUDA extension",
+        "Setting boft_n_butterfly_factor to 1",
+        "Paged optimizers are not supported on CPU",
+    ):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
     import transformers
 
     transformers.logging.set_verbosity_error()
