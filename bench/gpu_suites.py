@@ -36,7 +36,8 @@ GPT2_XL_METHODS = (
     "lora_8bit",
 )
 BIG_CARD_BYTES = 40 * 2**30  # cards from 40 GB up also plan 13B models
-GPU_SUITES = ("gpu-encoders", "gpu-gpt2-xl", "gpu-7b", "gpu-13b")  # reported for GPU cells only
+# Reported for GPU cells only; the first four make a profile's plan.
+GPU_SUITES = ("gpu-encoders", "gpu-gpt2-xl", "gpu-7b", "gpu-13b", "gpu-encoders-hub")
 
 register_suite(
     SuiteSpec(
@@ -51,6 +52,28 @@ register_suite(
         methods=tuple(MethodChoice(m) for m in ALL_METHODS),
         seeds=(0, 1, 2),
         budget=DEFAULT_BUDGET,
+    )
+)
+
+register_suite(
+    SuiteSpec(
+        name="gpu-encoders-hub",
+        description=(
+            "Quality rows from the hub (needs internet): every method on BERT-base, "
+            "RoBERTa-base and RoBERTa-large (real weights) and GLUE SST-2, MRPC and RTE, "
+            "2,000 training examples, 128 tokens, batch 32, one epoch, amp-bf16, 3 seeds. "
+            "Not in a profile's default plan (offline first): `--gpu NAME --suite "
+            "gpu-encoders-hub`."
+        ),
+        models=(
+            "hub:google-bert/bert-base-uncased",
+            "hub:FacebookAI/roberta-base",
+            "hub:FacebookAI/roberta-large",
+        ),
+        tasks=("glue_sst2", "glue_mrpc", "glue_rte"),
+        methods=tuple(MethodChoice(m) for m in ALL_METHODS),
+        seeds=(0, 1, 2),
+        budget={**DEFAULT_BUDGET, "max_length": 128, "precision": "amp-bf16"},
     )
 )
 

@@ -31,8 +31,11 @@ def config_name(model: str) -> str:
 
 
 def config_for(model: str) -> dict[str, Any]:
-    """The config of a shipped name, a registered model, `config:NAME` or a .json path."""
+    """The config of a shipped name, a registered model, `config:NAME`, a .json path, or
+    `hub:ORG/NAME` where NAME is shipped (`hub:FacebookAI/roberta-base`)."""
     name = model.removeprefix("config:").removeprefix("packaged:")
+    if name.startswith("hub:"):  # a hub model whose architecture ships here: its config
+        name = name.removeprefix("hub:").rsplit("/", 1)[-1]
     try:
         return json.loads(config_path(name).read_text())
     except UnknownName as exc:

@@ -157,3 +157,12 @@ def test_estimate_gpu_prints_the_profiles_plan_as_json(capsys, monkeypatch):
     assert {r["verdict"] for r in rows} == {"fits"}
     assert {r["spec"]["gpu"] for r in rows} == {"rtx-4090"}
     assert all(r["peak_device_bytes"] > r["peak_allocated_bytes"] > 0 for r in rows)
+
+
+def test_hub_encoders_are_planned_from_their_shipped_configs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("bench.gpu_plan_cli.detect_gpus", lambda: [])
+    args = ["--gpu", "4090", "--suite", "gpu-encoders-hub", "--dry-run", "--methods", "lora"]
+    args += ["--seeds", "1", "--tasks", "glue_rte", "--store", str(tmp_path / "s.sqlite")]
+    assert main(args) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "hub:" in line]
+    assert len(rows) == 3 and all("| fits " in r for r in rows)  # nothing downloaded
