@@ -1,9 +1,10 @@
 """Predicted peak memory of a cell's training step, before anything runs, on any machine.
 
 One real training step (forward, backward, optimizer step) of the real architecture runs on
-fake tensors (FakeTensorMode: shapes and dtypes, no memory), while bench.meters.live_bytes
-sums the bytes of live storages. Fake tensors live on the CPU device, where SDPA takes the
-flash kernel that, like CUDA's flash / memory-efficient kernels, saves no attention matrix.
+meta tensors (fake CPU tensors for autocast recipes; shapes and dtypes, no memory), while
+bench.meters.live_bytes sums the bytes of live storages. SDPA goes through the flash kernel
+(`flash_attention`), which like CUDA's flash / memory-efficient kernels saves no attention
+matrix.
 Analytic, and labelled so: 4-bit / 8-bit bitsandbytes weights (their packed bytes and one
 dequantised weight in flight), 8-bit optimizer states, the CUDA context and the allocator's
 cache (leads to calibrate on a GPU).
@@ -270,7 +271,7 @@ def _estimate_at(
     num_labels: int = 2,
     config_changes: dict[str, Any] | None = None,
 ) -> Estimate:
-    """One fake-tensor training step of the model as configured (see `estimate`)."""
+    """One training step of the model as configured on meta (or fake) tensors (see `estimate`)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from bench.params import build_on_meta
@@ -379,7 +380,7 @@ def _estimate_at(
         components["activations_and_temporaries"] += largest  # one weight dequantised at a time
         basis["weights"] = (
             f"analytic for the {len(quantized)} quantised linear layers ({bits}-bit bitsandbytes "
-            "layout), fake-tensor step for the rest"
+            "layout), the traced step for the rest"
         )
     allocated = sum(components.values())
     return Estimate(

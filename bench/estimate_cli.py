@@ -14,16 +14,12 @@ from bench.gpu_plan_cli import GIB, cells_for_cards, estimate_json, place, plan_
 from bench.gpu_suites import profile_suites
 from bench.gpus import get_gpu
 from bench.params import config_name
-from bench.plan import plan, verdict_for
-from bench.registry import METHODS, TASKS
+from bench.plan import plan, task_shape, verdict_for
+from bench.registry import METHODS
 
 
 def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
-    kind, labels = None, args.labels
-    if args.task:
-        task = TASKS.get(args.task)
-        kind = "generation" if task.kind == "generation" else "classification"
-        labels = 1 if task.kind == "regression" else len(task.labels)
+    kind, labels = task_shape(args.task) if args.task else (None, args.labels)
     return estimate(
         config_name(args.model),
         METHODS.canonical(args.method),

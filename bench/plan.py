@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +35,17 @@ class PlannedCell:
         }
 
 
+def task_shape(task_name: str) -> tuple[str, int]:
+    """What an estimate needs of a task: the head it trains (an LM head for generation, a
+    classification head otherwise) and its number of outputs."""
+    task = TASKS.get(task_name)
+    kind = "generation" if task.kind == "generation" else "classification"
+    return kind, 1 if task.kind == "regression" else len(task.labels)
+
+
 def estimate_key(spec: CellSpec) -> tuple:
     """The fields an estimate depends on (not the seed, the learning rate or the task's data)."""
-    task = TASKS.get(spec.task)
-    labels = 1 if task.kind == "regression" else len(task.labels)
+    kind, labels = task_shape(spec.task)
     return (
         spec.model.removeprefix("config:"),
         spec.method,
@@ -49,7 +55,7 @@ def estimate_key(spec: CellSpec) -> tuple:
         spec.grad_checkpointing,
         spec.batch_size,
         spec.max_length,
-        "generation" if task.kind == "generation" else "classification",
+        kind,
         labels,
     )
 
@@ -180,11 +186,3 @@ def wont_fit_record(planned: PlannedCell, profile: GpuProfile) -> dict[str, Any]
         "estimate": planned.record(),
         "wall_s": 0.0,
     }
-
-
-def timed_plan(
-    cells: Sequence[CellSpec], profile: GpuProfile, **kwargs: Any
-) -> tuple[list[PlannedCell], float]:
-    """`plan` and the seconds it took."""
-    started = time.perf_counter()
-    return plan(cells, profile, **kwargs), time.perf_counter() - started
