@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -14,9 +16,11 @@ from bench.environment import environment
 from bench.errors import Unsupported
 from bench.evaluation import evaluate_part
 from bench.ewc import EWC
+from bench.flops import StepFlops, mfu, peak_flops_for, training_flops_per_token
 from bench.forgetting import ForgettingProbe, encode_texts
 from bench.general_text import general_text
 from bench.generation import encode_sft
+from bench.load_target import LoadTarget, Quantization
 from bench.meters.energy import EnergyMeter
 from bench.meters.memory import PeakMemory
 from bench.meters.params import count_parameters
@@ -28,11 +32,12 @@ from bench.models import (
     get_model,
     head_module_names,
 )
+from bench.oom import is_device_oom, is_host_oom
 from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp32
 from bench.registry import METHODS, TASKS, split_common
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
-from bench.train import LoopConfig, plan_batches, train_loop
+from bench.train import LoopConfig, plan_batches, to_device, train_loop
 
 ProgressFn = Callable[[int, int, float], None]
 GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and forgetting)
@@ -93,14 +98,33 @@ def _encode_parts(
     return out[0], out[1], out[2]
 
 
-def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any]:
-    """Train and evaluate one cell; returns the result record (status ok) or raises."""
-    wall_start = time.perf_counter()
-    device = _device(spec)
-    task = TASKS.get(spec.task)
-    method = METHODS.get(spec.method)
-    model_info = get_model(spec.model)
-    settings = method.resolve_settings(spec.settings_dict())
+def load_target_for(
+    source: str,
+    device: torch.device,
+    weights: torch.dtype,
+    quantization: Quantization | None,
+) -> LoadTarget:
+    """Where the model is built: on its device in the recipe's weight dtype. A quantised base
+    of pretrained weights is quantised at load on CUDA (BitsAndBytesConfig); one of a `config:`
+    model (or any on the CPU) is built on the host in the compute dtype and quantised by the
+    method layer by layer onto the device, so the device never holds the unquantised model."""
+    if quantization is None:
+        return LoadTarget(device, weights)
+    dtype = quantization.compute_dtype if device.type == "cuda" else weights
+    if source == "config" or device.type != "cuda":
+        return LoadTarget(torch.device("cpu"), dtype, quantization)
+    return LoadTarget(device, dtype, quantization)
+
+
+def move_rest(model: torch.nn.Module, device: torch.device) -> None:
+    """Move whatever is not yet on `device` (a method's new layers); a model already there,
+    such as one quantised at load, is left alone (transformers refuses to move those)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if any(t.device != device for t in tensors if t.device.type != "meta"):
+        model.to(device)
+
+
+def _check_supported(spec: CellSpec, method: Any, model_info: Any, task: Any) -> None:
     if model_info.kind not in method.supports:
         raise Unsupported(
             f"method {method.name!r} supports {', '.join(method.supports)} models; "
@@ -111,19 +135,61 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     if task.kind == "generation" and model_info.kind != "decoder":
         raise Unsupported(f"generation task {task.name!r} needs a decoder; {spec.model!r} is not")
 
+
+def _compile(model: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile with the backend FTBENCH_COMPILE_BACKEND names (inductor by default;
+    tests use `eager` where no C++ compiler is at hand)."""
+    return torch.compile(model, backend=os.environ.get("FTBENCH_COMPILE_BACKEND", "inductor"))
+
+
+def _throughput(
+    speed: dict[str, Any], flops: StepFlops, device: torch.device, spec: CellSpec, tf32: bool
+) -> dict[str, Any]:
+    """Model FLOPs per token, achieved FLOP/s over the steady steps, and MFU on a known card."""
+    profile = None
+    if device.type == "cuda":
+        from bench.gpus import profile_for_device_name
+
+        profile = profile_for_device_name(torch.cuda.get_device_name(device))
+    padded_rate = speed.get("padded_tokens_per_s")
+    per_s = flops.per_token * padded_rate if padded_rate is not None else None
+    peak = peak_flops_for(profile, spec.precision, tf32)
+    return {
+        "flops_per_token": flops.per_token,
+        "flops_parts": dataclasses.asdict(flops),
+        "model_flops_per_s": per_s,
+        "peak_flops": peak,
+        "peak_source": profile.name if profile is not None else None,
+        "mfu": mfu(per_s, peak) if per_s is not None else None,
+    }
+
+
+def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any]:
+    """Train and evaluate one cell; returns the result record (status ok) or raises."""
+    wall_start = time.perf_counter()
+    device = _device(spec)
+    task = TASKS.get(spec.task)
+    method = METHODS.get(spec.method)
+    model_info = get_model(spec.model)
+    settings = method.resolve_settings(spec.settings_dict())
+    _check_supported(spec, method, model_info, task)
+
     split = make_split(
         task.load(), task.val_size, task.test_size, spec.train_size, balance=spec.balance
     )
-    memory = PeakMemory(device).start()
+    memory = PeakMemory(device).start("load")
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
     num_labels = 1 if task.kind == "regression" else len(split.label_names)
-    model, tokenizer = model_info.load(task.kind, num_labels)
-    if task.kind == "regression":
-        model.config.problem_type = "regression"
     recipe = get_recipe(spec.precision)
     tf32 = enable_tf32(device)
-    if recipe.weights != torch.float32:
-        model.to(recipe.weights)
+    quantization = (
+        method.base_quantization(settings, str(device)) if method.base_quantization else None
+    )
+    target = load_target_for(model_info.source, device, recipe.weights, quantization)
+    load_start = time.perf_counter()
+    model, tokenizer = model_info.load(task.kind, num_labels, target)
+    if task.kind == "regression":
+        model.config.problem_type = "regression"
     base_ids = {id(p) for p in model.parameters()}
     heads = head_module_names(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -137,17 +203,21 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         seed=spec.seed,
         total_steps=len(batches),
         device=str(device),
-        calibration_batches=lambda n: [collate(train, b, pad_id) for b in batches[:n]],
+        calibration_batches=lambda n: [
+            to_device(collate(train, b, pad_id), device) for b in batches[:n]
+        ],
     )
     own_settings, common = split_common(settings)
-    model = method.apply(model, own_settings, ctx)
+    model = method.apply(model, own_settings, ctx)  # on the device: scoring, SVDs run there
     if recipe.added_fp32:
         keep_added_fp32(model, base_ids, heads, recipe.weights)
     if spec.grad_checkpointing:
         enable_gradient_checkpointing(model)
+    move_rest(model, device)
     params = count_parameters(model, heads)
     dtypes = dtype_census(model)
-    model.to(device)
+    attention = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    load_s = time.perf_counter() - load_start
     fisher_texts, held_out = general_text(task.general_text)
     positions = getattr(model.config, "max_position_embeddings", None) or GENERAL_MAX_LENGTH
     general_length = min(GENERAL_MAX_LENGTH, positions)
@@ -159,6 +229,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             tokenizer, fisher_texts[: int(common["ewc_samples"])], general_length
         )
         ewc = EWC(model, heads, float(common["ewc_lambda"]), fisher_ids, pad_id, device)
+    trained = _compile(model) if spec.compile else model
 
     def score(encoded: Encoded, part: Part, final: bool = False) -> tuple[dict, list]:
         return evaluate_part(
@@ -177,9 +248,10 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     def evaluate_validation() -> dict[str, float]:
         return {f"val_{k}": v for k, v in score(validation, split.validation)[0].items()}
 
+    memory.boundary("train")
     energy = EnergyMeter(device).start()
     loop = train_loop(
-        model,
+        trained,
         train,
         device,
         pad_id,
@@ -189,7 +261,11 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         evaluate=evaluate_validation,
         regularizer=ewc.penalty if ewc is not None else None,
     )
-    energy_out = energy.stop()
+    speed = loop.timer.summary()
+    mean_length = speed.get("padded_tokens_total", 0) / max(loop.samples_seen, 1)
+    flops = training_flops_per_token(model, max(1, round(mean_length)))
+    energy_out = energy.stop(steps=len(loop.losses), tokens=speed.get("tokens_total"))
+    memory.boundary("evaluate")
     forgot = probe.finish()
     final_val = evaluate_validation()
     loop.curve.append({"step": len(loop.losses), **final_val})
@@ -197,13 +273,13 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     memory_out = memory.stop()
 
     classes = task.kind == "classification"
-    speed = loop.timer.summary()
     joules = energy_out["energy_j"]
     return {
         "status": "ok",
         "params": params,
         "memory": memory_out,
         "speed": speed,
+        "throughput": _throughput(speed, flops, device, spec, tf32),
         "energy": {
             **energy_out,
             "energy_per_sample_j": joules / loop.samples_seen if joules is not None else None,
@@ -233,6 +309,14 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         },
         "settings": settings,
         "precision": {"recipe": spec.precision, "tf32": tf32, "dtypes": dtypes},
+        "load": {
+            "seconds": load_s,
+            "device": str(target.device),
+            "dtype": str(target.dtype).removeprefix("torch."),
+            "quantized_at": ctx.info.get("quantized_at"),
+            "attention": attention,
+            "compile": spec.compile,
+        },
         "forgetting": forgot,
         "ewc": ewc.summary() if ewc is not None else None,
         "predictions": rows,
@@ -242,12 +326,21 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
 
 
 def failure_record(exc: BaseException) -> dict[str, Any]:
-    """Map an exception to a stored status: unsupported, oom or error (with the traceback)."""
+    """Map an exception to a stored status: unsupported, oom (the device's, whatever exception
+    carries it, with the allocator's peak), host_oom, or error; with the traceback."""
+    record: dict[str, Any] = {}
     if isinstance(exc, Unsupported):
         status = "unsupported"
-    elif isinstance(exc, torch.OutOfMemoryError | MemoryError):
+    elif is_device_oom(exc):
         status = "oom"
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            record["memory"] = {
+                "torch_max_allocated_bytes": torch.cuda.max_memory_allocated(),
+                "torch_max_reserved_bytes": torch.cuda.max_memory_reserved(),
+            }
+    elif is_host_oom(exc):
+        status = "host_oom"
     else:
         status = "error"
     text = "".join(traceback.format_exception(exc)).strip()
-    return {"status": status, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
+    return {"status": status, "error": f"{type(exc).__name__}: {exc}", "traceback": text, **record}

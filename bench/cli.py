@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--train-size", type=int, help="cap on training examples (suite's default)")
     run.add_argument("--max-new-tokens", type=int, help="generation length (task's default)")
     _recipe_options(run, defaults=False)
+    run.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the model (compile time recorded apart from step time)",
+    )
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--in-process",
@@ -235,6 +241,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             ("max_length", args.max_length),
             ("optimizer", args.optimizer),
             ("grad_checkpointing", args.grad_checkpointing),
+            ("compile", args.compile),
         )
         if v is not None
     }

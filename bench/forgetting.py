@@ -11,6 +11,7 @@ from torch import nn
 
 from bench.data import IGNORE, Encoded, collate
 from bench.models import DECODER_TYPES
+from bench.oom import is_device_oom
 
 
 def backbone_and_lm_head(model: nn.Module) -> tuple[nn.Module, Any]:
@@ -126,6 +127,8 @@ class ForgettingProbe:
         try:
             return general_text_state(self.model, self.ids, self.pad_id, self.device)
         except Exception as exc:  # noqa: BLE001 - kept in the cell's record as `error`
+            if is_device_oom(exc):
+                raise  # the cell ran out of device memory: its status is oom
             self.error = f"{type(exc).__name__}: {exc}"
             return None
 

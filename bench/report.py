@@ -58,6 +58,8 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     else float("nan")
                 ),
                 energy_per_sample_j=res["energy"]["energy_per_sample_j"],
+                energy_per_token_j=res["energy"].get("energy_per_token_j"),
+                mfu=(res.get("throughput") or {}).get("mfu"),
                 wall_s=res["wall_s"],
                 majority=res["data"]["majority_baseline"],
                 split_hash=res["data"]["split_hash"],
@@ -123,6 +125,10 @@ def method_table(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
                 "seeds": len(group),
             }
         )
+        if "mfu" in group and group["mfu"].notna().any():  # GPU cells on a profiled card
+            rows[-1]["MFU %"] = f"{100 * group['mfu'].median():.1f}"
+        if "energy_per_token_j" in group and group["energy_per_token_j"].notna().any():
+            rows[-1]["J/token"] = f"{group['energy_per_token_j'].median():.3g}"
         if "lm_loss_increase" in group and group["lm_loss_increase"].notna().any():
             rows[-1]["forgetting: LM loss Δ"] = f"{group['lm_loss_increase'].mean():+.4f}"
         if "embedding_drift" in group and group["embedding_drift"].notna().any():

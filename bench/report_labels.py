@@ -13,4 +13,5 @@ def method_label(spec: CellSpec) -> str:
     recipe = [spec.precision] if spec.precision != "fp32" else []
     recipe += ["grad-ckpt"] if spec.grad_checkpointing else []
     recipe += [spec.optimizer] if spec.optimizer != "adamw" else []
+    recipe += ["compile"] if spec.compile else []
     return f"{name} [{', '.join(recipe)}]" if recipe else name

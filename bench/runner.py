@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -63,11 +64,34 @@ def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
     out.put(("done", record))
 
 
-def _describe_exit(code: int | None) -> tuple[str, str]:
+CGROUP_MEMORY_EVENTS = Path("/sys/fs/cgroup/memory.events")
+
+
+def oom_kills() -> int | None:
+    """The cgroup's count of processes the kernel's OOM killer ended (None if unreadable)."""
+    try:
+        for line in CGROUP_MEMORY_EVENTS.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _describe_exit(
+    code: int | None, kills_before: int | None = None, kills_after: int | None = None
+) -> tuple[str, str]:
+    """A dead worker's status: host_oom when the kernel's OOM killer ended it (its cgroup
+    counter rose, or SIGKILL where the counter cannot be read), else error."""
     if code is not None and code < 0:
         name = signal.Signals(-code).name
         if -code == signal.SIGKILL:
-            return "oom", f"worker killed by {name} (most likely the out-of-memory killer)"
+            if kills_before is not None and kills_after is not None:
+                if kills_after > kills_before:
+                    return "host_oom", f"worker killed by {name}: the OOM killer (cgroup oom_kill)"
+                return "error", f"worker killed by {name} (not by the OOM killer)"
+            return "host_oom", f"worker killed by {name} (most likely the out-of-memory killer)"
         return "error", f"worker killed by {name}"
     return "error", f"worker exited with code {code} before reporting a result"
 
@@ -87,6 +111,7 @@ def run_in_worker(
         name=f"ftbench-{spec.cell_id}",
     )
     start = time.monotonic()
+    kills_before = oom_kills()
     proc.start()
     record: dict[str, Any] | None = None
     try:
@@ -98,7 +123,7 @@ def run_in_worker(
                     try:  # the record may have arrived just as the process ended
                         message = channel.get(timeout=1.0)
                     except queue.Empty:
-                        status, error = _describe_exit(proc.exitcode)
+                        status, error = _describe_exit(proc.exitcode, kills_before, oom_kills())
                         record = {"status": status, "error": error}
                         break
                 elif timeout_s is not None and time.monotonic() - start > timeout_s:
@@ -121,6 +146,20 @@ def run_in_worker(
     return record
 
 
+def release_memory() -> None:
+    """Free what a finished in-process cell left: Python garbage, then the CUDA cache, so
+    that the next cell's NVML baseline and allocator peaks start from nothing."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 def run_in_process(spec: CellSpec, on_step: Any = None) -> dict[str, Any]:
     """Run one cell here (tests, debugging): no isolation, same record."""
     from bench.cell import failure_record, run_cell
@@ -129,6 +168,8 @@ def run_in_process(spec: CellSpec, on_step: Any = None) -> dict[str, Any]:
         return run_cell(spec, on_step=on_step)
     except Exception as exc:
         return failure_record(exc)
+    finally:
+        release_memory()
 
 
 def _result_line(spec: CellSpec, record: dict[str, Any]) -> str:

@@ -75,6 +75,7 @@ class CellSpec:
     gpu: str | None = None  # the GPU profile the cell was planned for (bench.gpus)
     card: str | None = None  # the card it runs on: a profile name, or the NVML name
     emulate: bool = False  # usable memory capped at the `gpu` profile's on a bigger `card`
+    compile: bool = False  # torch.compile the model (compile time kept apart from step time)
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
@@ -98,6 +99,7 @@ class CellSpec:
         recipe = [f"{self.precision}"] if self.precision != "fp32" else []
         recipe += ["grad-ckpt"] if self.grad_checkpointing else []
         recipe += [self.optimizer] if self.optimizer != "adamw" else []
+        recipe += ["compile"] if self.compile else []
         tail = f" [{', '.join(recipe)}]" if recipe else ""
         return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
 
@@ -116,6 +118,7 @@ LATER_FIELDS = {
     "gpu": None,
     "card": None,
     "emulate": False,
+    "compile": False,
 }
 
 

@@ -13,7 +13,7 @@ from bench.spec import CellSpec
 
 DEFAULT_STORE = Path("results") / "ftbench.sqlite"
 SCHEMA_VERSION = 2
-STATUSES = ("ok", "oom", "unsupported", "wont_fit", "error", "timeout")
+STATUSES = ("ok", "oom", "host_oom", "unsupported", "wont_fit", "error", "timeout")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

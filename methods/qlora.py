@@ -5,6 +5,7 @@ from __future__ import annotations
 from peft import prepare_model_for_kbit_training
 from torch import nn
 
+from bench.load_target import Quantization, is_quantized, quantized_module_names
 from bench.method_api import MethodContext
 from bench.quantize import compute_dtype_for, quantize_linears
 from bench.registry import register_method
@@ -15,12 +16,30 @@ def _quantized_lora(
     model: nn.Module, settings: dict, ctx: MethodContext, bits: int, **quant: object
 ) -> nn.Module:
     dtype = compute_dtype_for(settings["compute_dtype"], ctx.device)
-    ctx.info["quantized_modules"] = quantize_linears(
-        model, bits=bits, device=ctx.device, skip=ctx.head_names, compute_dtype=dtype, **quant
-    )
+    if is_quantized(model):  # pretrained weights quantised at load (BitsAndBytesConfig)
+        ctx.info["quantized_at"] = "load"
+        ctx.info["quantized_modules"] = quantized_module_names(model)
+    else:  # quantised here, layer by layer onto the device
+        ctx.info["quantized_at"] = "method"
+        ctx.info["quantized_modules"] = quantize_linears(
+            model, bits=bits, device=ctx.device, skip=ctx.head_names, compute_dtype=dtype, **quant
+        )
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     lora_settings = {k: settings[k] for k in LORA_DEFAULTS}
     return lora_on(model, lora_settings, ctx)
+
+
+def _nf4_base(settings: dict, device: str) -> Quantization:
+    return Quantization(
+        4,
+        settings["quant_type"],
+        bool(settings["double_quant"]),
+        compute_dtype_for(settings["compute_dtype"], device),
+    )
+
+
+def _int8_base(settings: dict, device: str) -> Quantization:
+    return Quantization(8, compute_dtype=compute_dtype_for(settings["compute_dtype"], device))
 
 
 @register_method(
@@ -28,6 +47,7 @@ def _quantized_lora(
     family="quantized",
     lr=3e-3,
     needs_quantized_base=True,
+    base_quantization=_nf4_base,
     defaults={**LORA_DEFAULTS, "quant_type": "nf4", "double_quant": True, "compute_dtype": "auto"},
 )
 def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
@@ -47,6 +67,7 @@ def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     family="quantized",
     lr=3e-3,
     needs_quantized_base=True,
+    base_quantization=_int8_base,
     defaults={**LORA_DEFAULTS, "compute_dtype": "auto"},
 )
 def lora_8bit(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:

@@ -17,17 +17,22 @@ def synchronize(device: torch.device) -> None:
 
 @dataclass
 class StepTimer:
-    """Records (seconds, samples, real tokens) per optimiser step; summarises the steady ones."""
+    """Records (seconds, samples, real tokens, padded tokens) per optimiser step; summarises
+    the steady ones. Padded tokens are what the GPU computes on; real ones what was learnt."""
 
     warmup_steps: int = 3
     times: list[float] = field(default_factory=list)
     samples: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
+    padded: list[int] = field(default_factory=list)
 
-    def record(self, seconds: float, samples: int, tokens: int) -> None:
+    def record(
+        self, seconds: float, samples: int, tokens: int, padded_tokens: int | None = None
+    ) -> None:
         self.times.append(seconds)
         self.samples.append(samples)
         self.tokens.append(tokens)
+        self.padded.append(tokens if padded_tokens is None else padded_tokens)
 
     def summary(self) -> dict[str, float | int | None]:
         skip = self.warmup_steps if len(self.times) > self.warmup_steps else 0
@@ -46,6 +51,10 @@ class StepTimer:
             "step_time_p90_s": _quantile(times, 0.9),
             "samples_per_s": sum(self.samples[skip:]) / elapsed,
             "tokens_per_s": sum(self.tokens[skip:]) / elapsed,
+            "padded_tokens_per_s": sum(self.padded[skip:]) / elapsed,
+            "tokens_total": sum(self.tokens),
+            "padded_tokens_total": sum(self.padded),
+            "first_step_s": self.times[0],
             "train_time_s": sum(self.times),
         }
 
