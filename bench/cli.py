@@ -18,8 +18,9 @@ from bench.quiet import quiet_libraries
 from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
+from bench.validate import check_at_least, check_cells, check_device
 
-COMMANDS = ("run", "report", "list", "params", "check", "estimate")
+COMMANDS = ("run", "report", "list", "params", "check", "estimate", "export", "status")
 LISTABLE = ("methods", "tasks", "models", "suites", "gpus")
 
 
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,report,list,params,check,estimate}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{run,report,list,params,check,estimate,export,status}"
+    )
 
     run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
     run.add_argument(
@@ -168,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
     )
     est.add_argument("--json", action="store_true", help="print JSON")
+
+    export = sub.add_parser("export", help="every stored cell as one row: csv, jsonl, parquet")
+    export.add_argument("--format", default="csv", choices=("csv", "jsonl", "parquet"))
+    export.add_argument("--suite", help="only this suite's cells (default: every stored cell)")
+    export.add_argument(
+        "--output", help="file to write (default: ftbench-export.FORMAT beside the store)"
+    )
+    export.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
+
+    status = sub.add_parser("status", help="cells by status per suite, and the failed ones")
+    status.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
     est.add_argument(
         "--plugin", action="append", default=[], help="a Python file registering methods"
     )
@@ -226,7 +240,7 @@ def command_line() -> str:
 
 def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     from bench.report import claims_report, suite_report, write_report
-    from bench.runner import run_cells
+    from bench.runner import exit_code, run_cells
 
     for path in args.plugin:
         load_plugin_file(path)
@@ -246,6 +260,8 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         if v is not None
     }
     settings = dict(parse_setting(t) for t in args.set)
+    check_at_least("--seeds", args.seeds, 1)
+    check_at_least("--timeout", args.timeout, 0, strict=True)
     if args.gpu:
         from bench.gpu_run import run_gpu
 
@@ -254,6 +270,8 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         raise ValueError("--emulate and --force go with --gpu NAME")
     suite = SUITES.get(args.suite or "default")
     device = resolve_device(args.device)
+    if not args.dry_run:
+        check_device(device)
     narrowed = any(
         [args.methods, args.tasks, args.models, args.seeds is not None, budget, settings]
     )
@@ -267,6 +285,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         budget=budget,
         settings=settings,
     )
+    check_cells(cells)
     if args.dry_run:
         with Store(args.store) as store:
             for spec in cells:
@@ -289,12 +308,79 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             path = write_report(text, args.out, suite.name)
             claims = write_report(claims_report(store, command_line()), args.out, "claims")
             console.print(f"report written to {path} (and {claims}); log {console.log_path}")
-    print(text)
-    counts = summary.counts()
-    if counts:
-        console.print("ran: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    else:
-        console.print("nothing to train: every cell was already stored")
+        print(text)
+        counts = summary.counts()
+        if counts:
+            console.print("ran: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        else:
+            console.print("nothing to train: every cell was already stored")
+        return exit_code(summary, store, console)
+
+
+def _stored_placements(store: Store) -> list[tuple[str, str | None, str | None, bool]]:
+    """Where the stored cells ran: the device, and for GPU plans the profile and the card."""
+    return sorted(
+        {
+            (r["spec"].device, r["spec"].gpu, r["spec"].card, r["spec"].emulate)
+            for r in store.cells()
+        },
+        key=str,
+    )
+
+
+def suite_cell_ids(store: Store, names: list[str]) -> dict[str, list[str]]:
+    """Each suite's cell ids at every placement the store holds."""
+    from bench.gpu_suites import GPU_SUITES
+
+    out: dict[str, list[str]] = {}
+    placements = _stored_placements(store)
+    for name in names:
+        suite = SUITES.get(name)
+        ids: list[str] = []
+        for device, gpu, card, emulate in placements:
+            if name in GPU_SUITES and not gpu:
+                continue
+            ids += [c.cell_id for c in expand(suite, device, gpu=gpu, card=card, emulate=emulate)]
+        out[suite.name] = ids
+    return out
+
+
+def _open_existing(path: str) -> Store:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no store at {path}: run `python run_all.py run` first")
+    return Store(path)
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from bench.export import export_rows, write_export
+
+    with _open_existing(args.store) as store:
+        ids = (
+            suite_cell_ids(store, [args.suite])[SUITES.canonical(args.suite)]
+            if args.suite
+            else None
+        )
+        rows = export_rows(store, ids)
+    output = Path(args.output or Path(args.store).parent / f"ftbench-export.{args.format}")
+    write_export(rows, output, args.format)
+    console.print(f"{len(rows)} cells written to {output}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    from bench.export import failed_cells, status_frame
+
+    with _open_existing(args.store) as store:
+        frame = status_frame(store, suite_cell_ids(store, SUITES.names()))
+        failed = failed_cells(store)
+    if frame.empty:
+        console.print(f"the store {args.store} holds no cell")
+        return 0
+    print(frame.to_markdown(index=False))
+    if failed:
+        print(f"\n{len(failed)} failed cell(s):")
+        for cell_id, status, label, error in failed:
+            print(f"  {status:<9} {cell_id}  {label}: {error}")
     return 0
 
 
@@ -494,6 +580,8 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     for path in args.plugin:
         load_plugin_file(path)
     baselines = _csv(args.baselines) or []
+    check_at_least("--margin", args.margin, 0)
+    check_device(resolve_device(args.device))
     if not baselines:
         raise ValueError("--baselines names no method")
     with Store(args.store) as store:
@@ -529,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         "params": cmd_params,
         "check": cmd_check,
         "estimate": cmd_estimate,
+        "export": cmd_export,
+        "status": cmd_status,
     }
     try:
         return handlers[args.command](args, console)

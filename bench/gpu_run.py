@@ -19,6 +19,7 @@ from bench.registry import METHODS, TASKS, load_plugin_file
 from bench.spec import CellSpec
 from bench.store import Store
 from bench.suites import SUITES
+from bench.validate import check_cells
 
 
 def _narrow(cells: list[CellSpec], args: argparse.Namespace) -> list[CellSpec]:
@@ -54,7 +55,7 @@ def run_gpu(
 ) -> int:
     """Plan (and unless --dry-run, run) the matrix of the profile `args.gpu`."""
     from bench.report import claims_report, suite_report, write_report
-    from bench.runner import run_cells
+    from bench.runner import exit_code, run_cells
 
     for path in args.plugin:
         load_plugin_file(path)
@@ -83,6 +84,7 @@ def run_gpu(
         )
     if not cells:
         raise ValueError("no cell left after narrowing the profile's suites")
+    check_cells(cells)
     console.print(
         f"estimating the training peak of {len(cells)} cells for {placement.profile.title} ..."
     )
@@ -124,9 +126,9 @@ def run_gpu(
             console.print(f"report written to {path}")
         claims = write_report(claims_report(store, command), args.out, "claims")
         console.print(f"claims written to {claims}; log {console.log_path}")
-    counts = summary.counts()
-    console.print("ran: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "-")
-    return 0
+        counts = summary.counts()
+        console.print("ran: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "-")
+        return exit_code(summary, store, console)
 
 
 def _pairs(suite: Any) -> set[tuple[str, str]]:

@@ -37,6 +37,27 @@ class RunSummary:
     def counts(self) -> Counter:
         return Counter(status for _, status in self.ran)
 
+    def failures(self) -> list[tuple[CellSpec, str]]:
+        """Cells that ended other than ok, unsupported or wont_fit (what makes a run exit 1)."""
+        return [(spec, status) for spec, status in self.ran if status not in FINE]
+
+
+FINE = ("ok", "unsupported", "wont_fit")  # statuses that are an answer, not a failure
+
+
+def exit_code(summary: RunSummary, store: Store, console: Console) -> int:
+    """0 when every cell ran ended ok, unsupported or wont_fit; else 1, after the table of
+    failures (each with its error's first line)."""
+    failed = summary.failures()
+    if not failed:
+        return 0
+    console.print(f"[red]{len(failed)} cell(s) failed:[/red]")
+    for spec, status in failed:
+        error = (store.get(spec.cell_id) or {}).get("error") or ""
+        first = error.strip().splitlines()[0] if error.strip() else ""
+        console.print(f"  {status:<9} {spec.cell_id}  {spec.label()}: {first}")
+    return 1
+
 
 def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
     """Entry point of a worker process: run one cell, send progress and the record."""

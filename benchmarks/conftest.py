@@ -9,6 +9,7 @@ import pytest
 
 MEDIANS: dict[str, float] = {}
 TOKENS: dict[str, int] = {}
+OVERHEAD: dict[str, float] = {}
 
 # (name, numerator, denominator, what the ratio means)
 COMPARISONS = (
@@ -31,9 +32,15 @@ def record_median(benchmark: Any):
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not MEDIANS:
+    if not MEDIANS and not OVERHEAD:
         return
     write = terminalreporter.write_line
+    if "paired" in OVERHEAD:
+        write("")
+        write(
+            f"harness overhead, median of paired runs: {100 * (OVERHEAD['paired'] - 1):+.2f}% "
+            "(our loop with meters and store against a bare loop, back to back)"
+        )
     write("")
     write("ftbench loop benchmarks (medians)")
     for name, seconds in MEDIANS.items():

@@ -26,10 +26,12 @@ from bench.registry import METHODS, load_builtin_plugins
 from bench.spec import CellSpec
 from bench.store import Store
 from bench.train import LoopConfig, plan_batches, to_device, train_loop
+from benchmarks.conftest import OVERHEAD
 
 DEVICE = torch.device(os.environ.get("FTBENCH_BENCH_DEVICE", "cpu"))
 STEPS, BATCH, LENGTH = 12, 16, 128
 ROUNDS = int(os.environ.get("FTBENCH_BENCH_ROUNDS", "3"))
+PAIRS = int(os.environ.get("FTBENCH_BENCH_PAIRS", "8"))
 # a small BERT (4 layers, hidden 256): a step long enough on 2 cores that timer noise is small
 CONFIG = {
     "model_type": "bert",
@@ -147,6 +149,34 @@ def _run(benchmark: Any, record_median: Any, name: str, target: Any, *extra: Any
         target, setup=lambda: ((_model(), *extra), {}), rounds=ROUNDS, warmup_rounds=1
     )
     record_median(name, TOKENS)
+
+
+def test_harness_overhead_paired(benchmark, tmp_path):
+    """The overhead as the median of paired ratios (harness / bare, run back to back), which
+    cancels the machine's drift that separate benchmarks of 3 rounds each do not."""
+    import statistics
+    import time
+
+    def timed(target: Any, *extra: Any) -> float:
+        model = _model()
+        start = time.perf_counter()
+        target(model, *extra)
+        return time.perf_counter() - start
+
+    timed(_bare_loop)  # warm-up
+    ratios = []
+
+    def pairs() -> None:
+        for i in range(PAIRS):
+            bare = timed(_bare_loop)
+            harness = timed(_harness_loop, str(tmp_path / f"store{i}.sqlite"))
+            ratios.append(harness / bare)
+
+    benchmark.group = "overhead"
+    benchmark.pedantic(pairs, rounds=1, iterations=1)
+    OVERHEAD["paired"] = statistics.median(ratios)
+    benchmark.extra_info["harness_over_bare_median"] = OVERHEAD["paired"]
+    benchmark.extra_info["ratios"] = ratios
 
 
 def test_bare_loop(benchmark, record_median):

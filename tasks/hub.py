@@ -36,13 +36,27 @@ def hub_rows(source: HubSource) -> list[dict[str, Any]]:
     mirror = os.environ.get("FTBENCH_HUB_MIRROR")
     rows: list[dict[str, Any]] = []
     for split in source.splits:
+        folder = Path(mirror or "DIR") / source.path / (source.config or "default")
         if mirror:
-            folder = Path(mirror) / source.path / (source.config or "default")
+            if not (folder / f"{split}.jsonl").is_file():
+                raise FileNotFoundError(
+                    f"FTBENCH_HUB_MIRROR={mirror} has no {folder / f'{split}.jsonl'} "
+                    f"(the {split} split of {source.path}, config {source.config})"
+                )
             data = datasets.load_dataset(
                 "json", data_files={split: str(folder / f"{split}.jsonl")}, split=split
             )
         else:
-            data = datasets.load_dataset(source.path, source.config, split=split)
+            try:
+                data = datasets.load_dataset(source.path, source.config, split=split)
+            except Exception as exc:  # noqa: BLE001 - offline shows up as many exception types
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise RuntimeError(
+                    f"the hub data set {source.path} (config {source.config}, split {split}) "
+                    f"could not be reached ({type(exc).__name__}: {first}). Without internet, "
+                    f"copy its splits as JSON lines to {folder}/<split>.jsonl and set "
+                    f"FTBENCH_HUB_MIRROR=DIR"
+                ) from exc
         rows += [r for r in data if source.label is None or r[source.label] != -1]
     return rows
 

@@ -151,3 +151,21 @@ def test_regression_pair_cell_from_the_mirror(mirror):
     assert len(record["predictions"]) == 20
     assert all(isinstance(r["pred"], float) for r in record["predictions"])
     assert record["data"]["majority_baseline"] is None
+
+
+def test_an_unreachable_hub_names_the_data_set_and_the_mirror(monkeypatch, tmp_path):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.delenv("FTBENCH_HUB_MIRROR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(RuntimeError) as caught:
+        TASKS.get("glue_sst2").load()
+    text = str(caught.value)
+    assert "nyu-mll/glue (config sst2, split train) could not be reached" in text
+    assert "FTBENCH_HUB_MIRROR=DIR" in text and "DIR/nyu-mll/glue/sst2/<split>.jsonl" in text
+    monkeypatch.setenv("FTBENCH_HUB_MIRROR", str(tmp_path))  # a mirror without the file
+    with pytest.raises(FileNotFoundError, match="has no .*nyu-mll/glue/sst2/train.jsonl"):
+        TASKS.get("glue_sst2").load()

@@ -1,0 +1,145 @@
+"""Bad input refused before any training: each value against its declared type and range."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bench.spec import CellSpec
+
+Rule = tuple[str, Callable[[Any], bool]]
+
+
+def _int_at_least(low: int) -> Rule:
+    return (
+        f"an integer >= {low}",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low,
+    )
+
+
+def _number(test: Callable[[float], bool], words: str) -> Rule:
+    return (words, lambda v: isinstance(v, int | float) and not isinstance(v, bool) and test(v))
+
+
+def _one_of(*choices: Any) -> Rule:
+    return (f"one of {', '.join(map(str, choices))}", lambda v: v in choices)
+
+
+BOOL: Rule = ("true or false", lambda v: isinstance(v, bool))
+
+# The declared type and range of every method setting, by name (methods share names).
+SETTING_RULES: dict[str, Rule] = {
+    **{
+        name: _int_at_least(1)
+        for name in (
+            "r",
+            "init_r",
+            "target_r",
+            "block_size",
+            "butterfly_factor",
+            "n_frequency",
+            "num_vectors",
+            "vector_length",
+            "virtual_tokens",
+            "reduction_factor",
+            "encoder_hidden",
+            "score_batches",
+            "ewc_samples",
+        )
+    },
+    "layers": _int_at_least(0),
+    "alpha": _number(lambda v: v > 0, "a number > 0"),
+    "scaling": _number(lambda v: v > 0, "a number > 0"),
+    "dropout": _number(lambda v: 0 <= v < 1, "a number with 0 <= dropout < 1"),
+    "ewc_lambda": _number(lambda v: v >= 0, "a number >= 0"),
+    "fraction": (
+        "none or a number with 0 < fraction <= 1",
+        lambda v: (
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1)
+        ),
+    ),
+    "quant_type": _one_of("nf4", "fp4"),
+    "compute_dtype": _one_of("auto", "bf16", "fp16", "fp32"),
+    "double_quant": BOOL,
+    "projection": BOOL,
+}
+
+
+def check_setting(method: str, name: str, value: Any) -> None:
+    """Raise ValueError naming the setting, the bad value and what it must be."""
+    if name == "selection":
+        from methods.sparse import SELECTIONS
+
+        rule: Rule | None = _one_of(*SELECTIONS)
+    elif name in ("targets", "feedforward"):
+        _check_roles(method, name, value)
+        return
+    else:
+        rule = SETTING_RULES.get(name)
+    if rule is not None and not rule[1](value):
+        raise ValueError(f"{method}: setting {name}={value!r} must be {rule[0]}")
+
+
+def _check_roles(method: str, name: str, value: Any) -> None:
+    from bench.models import ROLE_GROUPS, ROLE_TABLES, expand_roles
+
+    if value is None:
+        return
+    known = sorted({role for table in ROLE_TABLES.values() for role in table})
+    items = [value] if isinstance(value, str) and value in ROLE_GROUPS else value
+    unknown = [r for r in expand_roles(items) if r not in known]
+    if unknown:
+        raise ValueError(
+            f"{method}: setting {name} names {', '.join(map(repr, unknown))}, which no "
+            f"architecture has; roles: {', '.join(known)}; groups: {', '.join(ROLE_GROUPS)}"
+        )
+
+
+def check_at_least(option: str, value: float | None, low: float, strict: bool = False) -> None:
+    """An option's number: None (unset) or >= low (> low when strict)."""
+    if value is None:
+        return
+    if value < low or (strict and value == low):
+        sign = ">" if strict else ">="
+        raise ValueError(f"{option} {value:g} is not allowed: it must be {sign} {low:g}")
+
+
+def check_device(name: str) -> None:
+    """A device this machine has: cpu, or cuda / cuda:N when CUDA sees that many GPUs."""
+    import torch
+
+    if not name.startswith("cuda"):
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r}: this machine has no CUDA device (torch "
+            f"{torch.__version__} sees none); use --device cpu, or plan for a card with "
+            f"--gpu NAME --dry-run"
+        )
+    index = int(name.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0..cuda:{torch.cuda.device_count() - 1}"
+        )
+
+
+def check_cells(cells: Iterable[CellSpec]) -> None:
+    """Every cell's settings and budget, each distinct value once, before anything trains."""
+    seen: set[tuple[str, tuple]] = set()
+    for spec in cells:
+        key = (spec.method, spec.settings)
+        if key not in seen:
+            seen.add(key)
+            for name, value in spec.settings:
+                check_setting(spec.method, name, value)
+        check_at_least("lr", spec.lr, 0, strict=True)
+        for option, value in (
+            ("train_size", spec.train_size),
+            ("batch_size", spec.batch_size),
+            ("max_length", spec.max_length),
+            ("max_steps", spec.max_steps),
+            ("max_new_tokens", spec.max_new_tokens),
+        ):
+            check_at_least(option, value, 1)
+        check_at_least("epochs", spec.epochs, 0, strict=True)
