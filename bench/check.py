@@ -86,6 +86,7 @@ def run_check(
     store: Store,
     *,
     plugins: Sequence[str] = (),
+    in_process: bool = False,
     device: str = "cpu",
     fresh: bool = False,
     console: Console | None = None,
@@ -101,7 +102,9 @@ def run_check(
     cells = expand(suite, device, methods=[method, *baselines])
     if fresh:
         store.delete([c.cell_id for c in cells if c.method == method])
-    run_cells(cells, store, plugins=plugins, console=console, command=command)
+    run_cells(
+        cells, store, plugins=plugins, in_process=in_process, console=console, command=command
+    )
     frame = cells_frame(store.cells([c.cell_id for c in cells]))
     failed = frame[frame["status"] != "ok"]
     rows = decide(frame, store, method, baselines, margin)

@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="retrain the method's cells even if stored (after editing a plugin)",
     )
+    check.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run cells in this process (debugging; no crash isolation)",
+    )
     check.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
 
     params = sub.add_parser(
@@ -594,6 +599,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             plugins=args.plugin,
             device=resolve_device(args.device),
             fresh=args.fresh,
+            in_process=args.in_process,
             console=console,
             command=command_line(),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import signal
 import time
@@ -33,6 +34,7 @@ PROGRESS_EVERY_S = 0.2
 class RunSummary:
     skipped: list[CellSpec] = field(default_factory=list)
     ran: list[tuple[CellSpec, str]] = field(default_factory=list)
+    elsewhere: list[CellSpec] = field(default_factory=list)  # claimed by another live run
 
     def counts(self) -> Counter:
         return Counter(status for _, status in self.ran)
@@ -59,8 +61,35 @@ def exit_code(summary: RunSummary, store: Store, console: Console) -> int:
     return 1
 
 
-def _worker_main(spec_json: str, plugins: Sequence[str], out: Any) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker when its driver ends, even by kill -9: the kernel's parent-death signal
+    on Linux, and a watchdog thread everywhere (a dead parent re-parents us)."""
+    import ctypes
+    import os
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(1.0)
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, name="ftbench-parent-watchdog", daemon=True).start()
+
+
+def _worker_main(spec_json: str, plugins: Sequence[str], out: Any, parent_pid: int = 0) -> None:
     """Entry point of a worker process: run one cell, send progress and the record."""
+    if parent_pid:
+        die_with_parent(parent_pid)
     from bench.quiet import quiet_libraries
 
     quiet_libraries()  # before bench.cell imports bitsandbytes
@@ -128,7 +157,7 @@ def run_in_worker(
     channel = ctx.Queue()
     proc = ctx.Process(
         target=_worker_main,
-        args=(spec.to_json(), list(plugins), channel),
+        args=(spec.to_json(), list(plugins), channel, os.getpid()),
         name=f"ftbench-{spec.cell_id}",
     )
     start = time.monotonic()
@@ -240,6 +269,16 @@ def run_cells(
     with Progress(*columns, console=console, transient=False) as progress:
         suite_bar = progress.add_task("suite", total=len(todo))
         for done, spec in enumerate(todo):
+            # another run on this store may hold the cell, or have finished it meanwhile
+            if not store.claim(spec.cell_id):
+                summary.elsewhere.append(spec)
+                progress.update(suite_bar, completed=done + 1)
+                continue
+            if store.has_ok(spec.cell_id):
+                store.release(spec.cell_id)
+                summary.skipped.append(spec)
+                progress.update(suite_bar, completed=done + 1)
+                continue
             cell_bar = progress.add_task(f"  {spec.label()}", total=None)
 
             def on_step(
@@ -258,16 +297,24 @@ def run_cells(
                 )
                 progress.update(suite_bar, completed=_done + step / max(total, 1))
 
-            if in_process:
-                record = run_in_process(spec, on_step)
-            else:
-                record = run_in_worker(spec, plugins, timeout_s, on_step)
-            if command:
-                record.setdefault("env", {})["command"] = command
-            record.update((extra or {}).get(spec.cell_id, {}))
-            store.save(spec, record)
+            try:
+                if in_process:
+                    record = run_in_process(spec, on_step)
+                else:
+                    record = run_in_worker(spec, plugins, timeout_s, on_step)
+                if command:
+                    record.setdefault("env", {})["command"] = command
+                record.update((extra or {}).get(spec.cell_id, {}))
+                store.save(spec, record)
+            finally:
+                store.release(spec.cell_id)
             summary.ran.append((spec, record["status"]))
             progress.remove_task(cell_bar)
             progress.update(suite_bar, completed=done + 1)
             progress.console.print(_result_line(spec, record))
+    if summary.elsewhere:
+        console.print(
+            f"{len(summary.elsewhere)} cell(s) were being run by another process on this store: "
+            "left to it (run again once it is done to see them here)"
+        )
     return summary

@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS cells (
     wall_s REAL,
     finished_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (
+    cell_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    since TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
     cell_id TEXT NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -45,6 +50,34 @@ CREATE TABLE IF NOT EXISTS predictions (
 """
 
 
+def process_owner() -> str:
+    """Who holds a claim: host, pid and the process's start time (pids are reused)."""
+    import os
+    import socket
+
+    import psutil
+
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.0f}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether a claim's owner still runs. Owners on other hosts (a cluster) count as alive:
+    their liveness cannot be seen from here."""
+    import socket
+
+    import psutil
+
+    host, _, rest = owner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        return f"{psutil.Process(int(pid_text)).create_time():.0f}" == started
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
 class Store:
     """Transactional writes: a cell and its predictions land together or not at all."""
 
@@ -53,6 +86,16 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60)
         self._conn.row_factory = sqlite3.Row
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ValueError(
+                f"{self.path} is not a readable ftbench store (SQLite says: {exc}). Nothing was "
+                f"written to it; move it aside (or pass another --store) and run again"
+            ) from None
+
+    def _open(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self._conn:
@@ -66,8 +109,10 @@ class Store:
                     "UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),)
                 )
             elif int(row["value"]) != SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"store {self.path} has schema {row['value']}, this code reads {SCHEMA_VERSION}"
+                raise ValueError(
+                    f"store {self.path} has schema {row['value']}, this code reads schema "
+                    f"{SCHEMA_VERSION}: it was written by a newer ftbench. Update this checkout "
+                    f"(git pull, pip install -e .) or pass another --store; it was left as it is"
                 )
 
     def close(self) -> None:
@@ -85,6 +130,35 @@ class Store:
 
     def has_ok(self, cell_id: str) -> bool:
         return self.status(cell_id) == "ok"
+
+    def claim(self, cell_id: str, owner: str | None = None) -> bool:
+        """Take the cell for `owner` (this process by default), in one transaction, unless a
+        live owner holds it; a claim whose owner died is taken over. False: leave it alone."""
+        owner = owner or process_owner()
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            row = self._conn.execute(
+                "SELECT owner FROM claims WHERE cell_id=?", (cell_id,)
+            ).fetchone()
+            if row is not None and row["owner"] != owner and owner_alive(row["owner"]):
+                return False
+            self._conn.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?,?,?)",
+                (cell_id, owner, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+        return True
+
+    def release(self, cell_id: str, owner: str | None = None) -> None:
+        """Drop this owner's claim on the cell (after its result is saved, or on interrupt)."""
+        with self._conn:
+            self._conn.execute(
+                "DELETE FROM claims WHERE cell_id=? AND owner=?",
+                (cell_id, owner or process_owner()),
+            )
+
+    def claims(self) -> list[dict[str, Any]]:
+        """Cells claimed now: id, owner and since when."""
+        return [dict(r) for r in self._conn.execute("SELECT * FROM claims").fetchall()]
 
     def save(self, spec: CellSpec, record: dict[str, Any]) -> None:
         """Insert or replace the cell's row and predictions in one transaction."""

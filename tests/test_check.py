@@ -51,6 +51,7 @@ def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys, forget_pl
             store,
             "--device",
             "cpu",
+            "--in-process",  # the same cells without a worker's start-up each (suite time)
         ]
     )
     out = capsys.readouterr().out
@@ -73,6 +74,7 @@ def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys, forget_pl
             store,
             "--device",
             "cpu",
+            "--in-process",  # the same cells without a worker's start-up each (suite time)
         ]
     )
     out = capsys.readouterr().out
