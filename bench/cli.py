@@ -89,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local worker processes (default) or a Ray cluster (pip install -e '.[cluster]')",
+    )
+    run.add_argument("--address", help="with --executor ray: the cluster (default: a local one)")
+    run.add_argument(
+        "--gpus", help="GPUs to use, one worker each, e.g. 0,1 (default: every visible GPU)"
+    )
+    run.add_argument(
+        "--workers", type=int, help="cells at once on the CPU (default 1; they share the cores)"
+    )
+    run.add_argument(
         "--in-process",
         action="store_true",
         help="run cells in this process (debugging; no crash isolation)",
@@ -243,6 +256,37 @@ def command_line() -> str:
     return "python run_all.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
 
 
+def make_executor(args: argparse.Namespace, device: str) -> object | None:
+    """The executor the options ask for (None: one cell at a time, as always)."""
+    from bench.executors import LocalExecutor, RayExecutor, cpu_slots, gpu_slots
+
+    check_at_least("--workers", args.workers, 1)
+    if args.address and args.executor != "ray":
+        raise ValueError("--address goes with --executor ray")
+    if args.in_process and (args.executor == "ray" or args.gpus or (args.workers or 1) > 1):
+        raise ValueError("--in-process runs one cell at a time: drop --executor, --gpus, --workers")
+    if args.gpus and not device.startswith("cuda"):
+        raise ValueError(f"--gpus {args.gpus} needs --device cuda (the device is {device})")
+    if args.executor == "ray":
+        return RayExecutor(args.address, device.startswith("cuda"), args.plugin, args.timeout)
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count()
+        gpus = _csv(args.gpus) or [str(i) for i in range(count)]
+        bad = [g for g in gpus if g.isdigit() and int(g) >= count]
+        if bad:
+            raise ValueError(f"--gpus {','.join(bad)}: this machine has GPUs 0..{count - 1}")
+        return (
+            LocalExecutor(gpu_slots(gpus), args.plugin, args.timeout)
+            if len(gpus) > 1 or args.gpus
+            else None
+        )
+    if (args.workers or 1) > 1:
+        return LocalExecutor(cpu_slots(args.workers), args.plugin, args.timeout)
+    return None
+
+
 def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     from bench.report import claims_report, suite_report, write_report
     from bench.runner import exit_code, run_cells
@@ -297,6 +341,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
                 print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
         return 0
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
+    executor = make_executor(args, device)
     with Store(args.store) as store:
         summary = run_cells(
             cells,
@@ -306,6 +351,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             in_process=args.in_process,
             console=console,
             command=command_line(),
+            executor=executor,
         )
         plots = None if narrowed else (Path(args.out), suite.name)
         text = suite_report(suite, cells, store, command_line(), plots=plots)

@@ -54,6 +54,7 @@ def run_gpu(
     command: str,
 ) -> int:
     """Plan (and unless --dry-run, run) the matrix of the profile `args.gpu`."""
+    from bench.cli import make_executor
     from bench.report import claims_report, suite_report, write_report
     from bench.runner import exit_code, run_cells
 
@@ -115,6 +116,7 @@ def run_gpu(
             console=console,
             command=command,
             extra={p.spec.cell_id: {"estimate": p.record()} for p in to_run},
+            executor=make_executor(args, "cuda"),
         )
         for suite in suites:
             suite_cells = [c for c in cells if (c.model, c.task) in _pairs(suite)]

@@ -86,10 +86,22 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="ftbench-parent-watchdog", daemon=True).start()
 
 
-def _worker_main(spec_json: str, plugins: Sequence[str], out: Any, parent_pid: int = 0) -> None:
-    """Entry point of a worker process: run one cell, send progress and the record."""
+def _worker_main(
+    spec_json: str,
+    plugins: Sequence[str],
+    out: Any,
+    parent_pid: int = 0,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Entry point of a worker process: run one cell, send progress and the record. `env`
+    pins it (CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS) before CUDA or torch's threads start."""
     if parent_pid:
         die_with_parent(parent_pid)
+    os.environ.update(env or {})
+    if "OMP_NUM_THREADS" in (env or {}):
+        import torch
+
+        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
     from bench.quiet import quiet_libraries
 
     quiet_libraries()  # before bench.cell imports bitsandbytes
@@ -151,13 +163,15 @@ def run_in_worker(
     plugins: Sequence[str] = (),
     timeout_s: float | None = None,
     on_step: Any = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run one cell in a fresh spawned process; a crash or a kill ends only this cell."""
+    """Run one cell in a fresh spawned process (with `env` laid over its environment); a crash
+    or a kill ends only this cell."""
     ctx = mp.get_context("spawn")
     channel = ctx.Queue()
     proc = ctx.Process(
         target=_worker_main,
-        args=(spec.to_json(), list(plugins), channel, os.getpid()),
+        args=(spec.to_json(), list(plugins), channel, os.getpid(), dict(env or {})),
         name=f"ftbench-{spec.cell_id}",
     )
     start = time.monotonic()
@@ -245,9 +259,11 @@ def run_cells(
     console: Console | None = None,
     command: str | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
+    executor: Any = None,
 ) -> RunSummary:
     """Run every cell that the store lacks as `ok`; write each result as soon as it ends.
-    `extra` adds fields to a cell's record by cell id (the estimate a GPU plan made)."""
+    `extra` adds fields to a cell's record by cell id (the estimate a GPU plan made);
+    `executor` (bench.executors) runs several at once, largest estimated memory first."""
     console = console or Console()
     summary = RunSummary()
     todo = []
@@ -257,6 +273,8 @@ def run_cells(
         console.print(f"{len(summary.skipped)} of {len(cells)} cells already stored: skipped")
     if not todo:
         return summary
+    if executor is not None:
+        return _run_concurrently(todo, store, executor, summary, console, command, extra)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -316,5 +334,79 @@ def run_cells(
         console.print(
             f"{len(summary.elsewhere)} cell(s) were being run by another process on this store: "
             "left to it (run again once it is done to see them here)"
+        )
+    return summary
+
+
+def _finish(
+    spec: CellSpec,
+    record: dict[str, Any],
+    store: Store,
+    command: str | None,
+    extra: dict[str, dict[str, Any]] | None,
+) -> None:
+    """Stamp a cell's record with the command and plan extras, save it, release its claim."""
+    try:
+        if command:
+            record.setdefault("env", {})["command"] = command
+        record.update((extra or {}).get(spec.cell_id, {}))
+        store.save(spec, record)
+    finally:
+        store.release(spec.cell_id)
+
+
+def _run_concurrently(
+    todo: list[CellSpec],
+    store: Store,
+    executor: Any,
+    summary: RunSummary,
+    console: Console,
+    command: str | None,
+    extra: dict[str, dict[str, Any]] | None,
+) -> RunSummary:
+    """Keep `executor.slots` cells in flight, claiming each as it is dispatched and saving each
+    result as it arrives."""
+    from bench.executors import largest_first
+
+    waiting = largest_first(todo, extra)
+    pending: dict[Any, CellSpec] = {}
+    console.print(f"{len(waiting)} cells, {executor.slots} at a time")
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            bar = progress.add_task("suite", total=len(waiting))
+            while waiting or pending:
+                while waiting and len(pending) < executor.slots:
+                    spec = waiting.pop(0)
+                    if not store.claim(spec.cell_id):
+                        summary.elsewhere.append(spec)
+                        progress.advance(bar)
+                    elif store.has_ok(spec.cell_id):
+                        store.release(spec.cell_id)
+                        summary.skipped.append(spec)
+                        progress.advance(bar)
+                    else:
+                        pending[executor.submit(spec)] = spec
+                if not pending:
+                    continue
+                for handle, record in executor.wait_any(list(pending)):
+                    spec = pending.pop(handle)
+                    _finish(spec, record, store, command, extra)
+                    summary.ran.append((spec, record["status"]))
+                    progress.advance(bar)
+                    progress.console.print(_result_line(spec, record))
+    finally:
+        for spec in pending.values():  # interrupted: nothing stored, the claims let go
+            store.release(spec.cell_id)
+        executor.close()
+    if summary.elsewhere:
+        console.print(
+            f"{len(summary.elsewhere)} cell(s) were being run by another process on this store: "
+            "left to it"
         )
     return summary

@@ -77,8 +77,9 @@ class PeakMemory:
         if self._handle is not None:
             self.nvml_baseline = int(nvml().nvmlDeviceGetMemoryInfo(self._handle).used)
         self._open(window)
-        self._thread = threading.Thread(target=self._loop, name="ftbench-memory", daemon=True)
-        self._thread.start()
+        if self._handle is not None:  # NVML needs sampling; the host's peak is ru_maxrss
+            self._thread = threading.Thread(target=self._loop, name="ftbench-memory", daemon=True)
+            self._thread.start()
         return self
 
     def _open(self, window: str) -> None:
