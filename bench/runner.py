@@ -61,13 +61,15 @@ def exit_code(summary: RunSummary, store: Store, console: Console) -> int:
     return 1
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """End this worker when its driver ends, even by kill -9: the kernel's parent-death signal
-    on Linux, and a watchdog thread everywhere (a dead parent re-parents us)."""
+def die_with_parent(parent_pid: int, started: float | None = None) -> None:
+    """End this worker when its driver (`parent_pid`, started at `started`) ends, even by
+    kill -9: the kernel's parent-death signal on Linux (the fork server, for CPU workers,
+    ends with the driver), and a watchdog thread that looks for the driver itself."""
     import ctypes
-    import os
     import sys
     import threading
+
+    import psutil
 
     if sys.platform.startswith("linux"):
         try:
@@ -75,13 +77,20 @@ def die_with_parent(parent_pid: int) -> None:
         except OSError:
             pass
 
+    def driver_alive() -> bool:
+        try:
+            process = psutil.Process(parent_pid)
+            return started is None or abs(process.create_time() - started) < 1.0
+        except psutil.NoSuchProcess:
+            return False
+
     def watch() -> None:
         while True:
-            if os.getppid() != parent_pid:
+            if not driver_alive():
                 os._exit(1)
             time.sleep(1.0)
 
-    if os.getppid() != parent_pid:
+    if not driver_alive():
         os._exit(1)
     threading.Thread(target=watch, name="ftbench-parent-watchdog", daemon=True).start()
 
@@ -90,13 +99,14 @@ def _worker_main(
     spec_json: str,
     plugins: Sequence[str],
     out: Any,
-    parent_pid: int = 0,
+    parent: tuple[int, float] | None = None,
     env: dict[str, str] | None = None,
 ) -> None:
-    """Entry point of a worker process: run one cell, send progress and the record. `env`
-    pins it (CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS) before CUDA or torch's threads start."""
-    if parent_pid:
-        die_with_parent(parent_pid)
+    """Entry point of a worker process: run one cell, send progress and the record. `env` is
+    the driver's environment with the slot's pins (CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS),
+    laid over this process's before CUDA or torch's threads start."""
+    if parent:
+        die_with_parent(*parent)
     os.environ.update(env or {})
     if "OMP_NUM_THREADS" in (env or {}):
         import torch
@@ -158,6 +168,17 @@ def _describe_exit(
     return "error", f"worker exited with code {code} before reporting a result"
 
 
+def worker_context(device: str) -> Any:
+    """How a cell's process starts. CPU cells fork from a server that has imported the
+    libraries once (bench.worker_preload); CUDA cells are spawned afresh, since CUDA state
+    does not survive a fork."""
+    if device == "cpu" and "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["bench.worker_preload"])
+        return ctx
+    return mp.get_context("spawn")
+
+
 def run_in_worker(
     spec: CellSpec,
     plugins: Sequence[str] = (),
@@ -165,13 +186,16 @@ def run_in_worker(
     on_step: Any = None,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run one cell in a fresh spawned process (with `env` laid over its environment); a crash
-    or a kill ends only this cell."""
-    ctx = mp.get_context("spawn")
+    """Run one cell in a fresh process (with `env` laid over its environment); a crash or a
+    kill ends only this cell."""
+    import psutil
+
+    ctx = worker_context(spec.device)
     channel = ctx.Queue()
+    parent = (os.getpid(), psutil.Process().create_time())
     proc = ctx.Process(
         target=_worker_main,
-        args=(spec.to_json(), list(plugins), channel, os.getpid(), dict(env or {})),
+        args=(spec.to_json(), list(plugins), channel, parent, {**os.environ, **(env or {})}),
         name=f"ftbench-{spec.cell_id}",
     )
     start = time.monotonic()

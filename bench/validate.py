@@ -124,15 +124,40 @@ def check_device(name: str) -> None:
         )
 
 
+def check_targets_on_model(model: str, method: str, name: str, value: Any) -> None:
+    """Roles a `config:` model's architecture lacks (a group may name roles some lack). Other
+    sources are checked when the model loads (a hub model's config would need the network)."""
+    from bench.models import ROLE_GROUPS, ROLE_TABLES, expand_roles, get_model
+
+    if value is None or not model.startswith("config:"):
+        return
+    model_type = (get_model(model).extra.get("config") or {}).get("model_type")
+    table = ROLE_TABLES.get(model_type)
+    if table is None or (isinstance(value, str) and value in ROLE_GROUPS):
+        return
+    missing = [r for r in expand_roles(value) if r not in table]
+    if missing:
+        raise ValueError(
+            f"{method}: setting {name} names {', '.join(map(repr, missing))}, which {model} "
+            f"({model_type}) does not have; its roles: {', '.join(table)}"
+        )
+
+
 def check_cells(cells: Iterable[CellSpec]) -> None:
     """Every cell's settings and budget, each distinct value once, before anything trains."""
     seen: set[tuple[str, tuple]] = set()
+    on_model: set[tuple[str, str, tuple]] = set()
     for spec in cells:
         key = (spec.method, spec.settings)
         if key not in seen:
             seen.add(key)
             for name, value in spec.settings:
                 check_setting(spec.method, name, value)
+        if (spec.model, spec.method, spec.settings) not in on_model:
+            on_model.add((spec.model, spec.method, spec.settings))
+            for name, value in spec.settings:
+                if name in ("targets", "feedforward"):
+                    check_targets_on_model(spec.model, spec.method, name, value)
         check_at_least("lr", spec.lr, 0, strict=True)
         for option, value in (
             ("train_size", spec.train_size),

@@ -9,6 +9,7 @@ import pytest
 
 from bench.cli import main
 from bench.executors import cpu_slots, gpu_slots, largest_first
+from bench.registry import METHODS
 from bench.store import Store
 from tests.helpers import tiny_cell
 
@@ -64,7 +65,10 @@ def test_two_local_workers_store_what_one_stores(one_worker, tmp_path, capsys):
     # a worker that dies ends only its cell, stored with its status; the run says so (exit 1)
     died = ["run", *BASE, "--methods", "die-at-once,bitfit", "--plugin", str(plugin)]
     died += ["--workers", "2", "--store", str(store), "--out", str(tmp_path)]
-    assert main(died) == 1
+    try:
+        assert main(died) == 1
+    finally:
+        METHODS._entries.pop("die-at-once", None)  # the plugin registered it here too
     with Store(store) as s:
         statuses = {(r["spec"].method, r["spec"].seed): r["status"] for r in s.cells()}
     assert statuses[("bitfit", 1)] == "ok"
@@ -73,7 +77,10 @@ def test_two_local_workers_store_what_one_stores(one_worker, tmp_path, capsys):
 
 def test_a_local_ray_run_stores_what_one_worker_stores(one_worker, tmp_path):
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    except Exception as exc:  # noqa: BLE001 - a machine that cannot start Ray is not our bug
+        pytest.skip(f"a local Ray instance could not start here: {exc}")
     try:
         store = tmp_path / "s.sqlite"
         args = ["run", *CELLS, "--executor", "ray", "--store", str(store), "--out", str(tmp_path)]

@@ -21,6 +21,10 @@ DRY = ["run", "--models", "tiny-bert", "--tasks", "synthetic_rule", "--dry-run"]
         (["--methods", "lora", "--set", "r=-3"], "r=-3 must be an integer >= 1"),
         (["--methods", "lora", "--set", "dropout=1.5"], "0 <= dropout < 1"),
         (["--methods", "lora", "--set", "targets=q,zz"], "'zz', which no architecture has"),
+        (
+            ["--models", "config:tiny-bert", "--methods", "lora", "--set", "targets=q,gate"],
+            "'gate', which config:tiny-bert (bert) does not have; its roles: q, k, v, o, up, down",
+        ),
         (["--methods", "qlora", "--set", "quant_type=int3"], "one of nf4, fp4"),
         (["--methods", "sparse", "--set", "fraction=2"], "0 < fraction <= 1"),
         (["--set", "ewc_lambda=-1"], "ewc_lambda=-1 must be a number >= 0"),
