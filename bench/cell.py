@@ -37,9 +37,10 @@ from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp
 from bench.registry import METHODS, TASKS, split_common
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
-from bench.train import LoopConfig, plan_batches, to_device, train_loop
+from bench.train import LoopConfig, plan_batches, plan_steps, to_device, train_loop
 
 ProgressFn = Callable[[int, int, float], None]
+LOWER_IS_BETTER = ("mse", "mae", "loss", "perplexity")  # task metrics where less is better
 GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and forgetting)
 
 
@@ -175,7 +176,13 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     _check_supported(spec, method, model_info, task)
 
     split = make_split(
-        task.load(), task.val_size, task.test_size, spec.train_size, balance=spec.balance
+        task.load(),
+        task.val_size,
+        task.test_size,
+        spec.train_size,
+        balance=spec.balance,
+        shots=spec.shots,
+        shot_seed=spec.seed,
     )
     memory = PeakMemory(device).start("load")
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
@@ -194,14 +201,18 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     heads = head_module_names(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     train, validation, test = _encode_parts(spec, task.kind, tokenizer, split)
-    cfg = LoopConfig.from_spec(spec)
+    cfg = dataclasses.replace(
+        LoopConfig.from_spec(spec),
+        select_metric=f"val_{task.metric}",
+        select_higher=task.metric not in LOWER_IS_BETTER,
+    )
     batches = plan_batches(len(train), cfg)
     ctx = MethodContext(
         model_kind=model_info.kind,
         task_kind=task.kind,
         head_names=heads,
         seed=spec.seed,
-        total_steps=len(batches),
+        total_steps=len(plan_steps(len(train), cfg)),
         device=str(device),
         calibration_batches=lambda n: [
             to_device(collate(train, b, pad_id), device) for b in batches[:n]
@@ -316,6 +327,12 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "quantized_at": ctx.info.get("quantized_at"),
             "attention": attention,
             "compile": spec.compile,
+        },
+        "regime": {
+            "grad_accumulation": spec.grad_accumulation,
+            "effective_batch_size": spec.batch_size * spec.grad_accumulation,
+            "shots": spec.shots,
+            "early_stopping": loop.early_stopping,
         },
         "forgetting": forgot,
         "ewc": ewc.summary() if ewc is not None else None,

@@ -87,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torch.compile the model (compile time recorded apart from step time)",
     )
+    run.add_argument(
+        "--grad-accumulation", type=int, help="micro-batches per optimizer step (default 1)"
+    )
+    run.add_argument("--eval-every", type=int, help="validation every N optimizer steps")
+    run.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE evaluations without a better validation metric; the best "
+        "checkpoint is restored (needs --eval-every)",
+    )
+    run.add_argument("--shots", type=int, help="k labelled training examples per class")
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--executor",
@@ -305,6 +317,10 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             ("optimizer", args.optimizer),
             ("grad_checkpointing", args.grad_checkpointing),
             ("compile", args.compile),
+            ("grad_accumulation", args.grad_accumulation),
+            ("eval_every", args.eval_every),
+            ("early_stopping", args.early_stopping),
+            ("shots", args.shots),
         )
         if v is not None
     }

@@ -162,6 +162,8 @@ def make_split(
     test_size: int,
     train_size: int | None = None,
     balance: str | None = None,
+    shots: int | None = None,
+    shot_seed: int = 0,
 ) -> Split:
     """Clean, deduplicate, then split stratified with a fixed seed; cap the train part last.
 
@@ -194,6 +196,8 @@ def make_split(
         return [m for g in np.sort(ids) for m in members[g]]
 
     train_rows = take(train_idx)
+    if shots is not None:
+        train_rows = k_shot_rows(train_rows, clean.labels, shots, shot_seed)
     if balance is not None:
         train_rows = balance_rows(train_rows, clean.labels, balance, bool(clean.label_names))
     return Split(
@@ -203,6 +207,22 @@ def make_split(
         label_names=clean.label_names,
         dropped=dropped,
     )
+
+
+def k_shot_rows(rows: list[int], labels: list[Any], k: int, seed: int) -> list[int]:
+    """k examples of every class drawn with `seed` (each seed its own draw, as the low-resource
+    literature reports the spread over draws); a class with fewer keeps all it has."""
+    if k < 1:
+        raise ValueError(f"shots must be >= 1, got {k}")
+    rng = np.random.default_rng(seed)
+    by_class: dict[Any, list[int]] = {}
+    for r in rows:
+        by_class.setdefault(labels[r], []).append(r)
+    out: list[int] = []
+    for key in sorted(by_class, key=str):
+        members = by_class[key]
+        out += members if len(members) <= k else rng.choice(members, k, replace=False).tolist()
+    return sorted(out)
 
 
 def balance_rows(rows: list[int], labels: list[Any], how: str, classes: bool = True) -> list[int]:

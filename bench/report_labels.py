@@ -14,4 +14,7 @@ def method_label(spec: CellSpec) -> str:
     recipe += ["grad-ckpt"] if spec.grad_checkpointing else []
     recipe += [spec.optimizer] if spec.optimizer != "adamw" else []
     recipe += ["compile"] if spec.compile else []
+    recipe += [f"accumulate {spec.grad_accumulation}"] if spec.grad_accumulation > 1 else []
+    recipe += [f"early stop {spec.early_stopping}"] if spec.early_stopping else []
+    recipe += [f"{spec.shots}-shot"] if spec.shots else []
     return f"{name} [{', '.join(recipe)}]" if recipe else name

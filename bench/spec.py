@@ -76,6 +76,9 @@ class CellSpec:
     card: str | None = None  # the card it runs on: a profile name, or the NVML name
     emulate: bool = False  # usable memory capped at the `gpu` profile's on a bigger `card`
     compile: bool = False  # torch.compile the model (compile time kept apart from step time)
+    grad_accumulation: int = 1  # micro-batches of `batch_size` per optimizer step
+    early_stopping: int | None = None  # patience in evaluations (every `eval_every` steps)
+    shots: int | None = None  # k labelled training examples per class, drawn with the seed
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
@@ -100,6 +103,9 @@ class CellSpec:
         recipe += ["grad-ckpt"] if self.grad_checkpointing else []
         recipe += [self.optimizer] if self.optimizer != "adamw" else []
         recipe += ["compile"] if self.compile else []
+        recipe += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
+        recipe += [f"early stop {self.early_stopping}"] if self.early_stopping else []
+        recipe += [f"{self.shots}-shot"] if self.shots else []
         tail = f" [{', '.join(recipe)}]" if recipe else ""
         return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
 
@@ -119,6 +125,9 @@ LATER_FIELDS = {
     "card": None,
     "emulate": False,
     "compile": False,
+    "grad_accumulation": 1,
+    "early_stopping": None,
+    "shots": None,
 }
 
 

@@ -42,6 +42,10 @@ class LoopConfig:
     seed: int = 0
     eval_batch_size: int = 64
     timer_warmup_steps: int = 3
+    grad_accumulation: int = 1  # micro-batches per optimizer step
+    early_stopping: int | None = None  # patience, in evaluations without improvement
+    select_metric: str | None = None  # the evaluate() key early stopping watches
+    select_higher: bool = True  # whether a larger value of it is better
 
     @classmethod
     def from_spec(cls, spec: Any) -> LoopConfig:
@@ -56,6 +60,56 @@ class LoopResult:
     timer: StepTimer
     curve: list[dict[str, float]] = field(default_factory=list)
     samples_seen: int = 0
+    early_stopping: dict[str, Any] | None = None
+
+
+class BestCheckpoint:
+    """Early stopping: keeps a host copy of the trainable parameters at the best evaluation,
+    counts evaluations without improvement, restores the best copy at the end."""
+
+    def __init__(self, model: nn.Module, patience: int, metric: str, higher: bool) -> None:
+        self.model, self.patience, self.metric, self.higher = model, patience, metric, higher
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.stopped_at: int | None = None
+        self.waited = 0
+        self._state: dict[str, torch.Tensor] | None = None
+
+    def update(self, step: int, metrics: dict[str, float]) -> bool:
+        """Record an evaluation; True when training should stop."""
+        value = metrics.get(self.metric)
+        if value is None:
+            raise KeyError(
+                f"early stopping watches {self.metric!r}; evaluation gave {sorted(metrics)}"
+            )
+        if self.best is None or (value > self.best if self.higher else value < self.best):
+            self.best, self.best_step, self.waited = value, step, 0
+            self._state = {
+                n: p.detach().to("cpu", copy=True)
+                for n, p in self.model.named_parameters()
+                if p.requires_grad
+            }
+            return False
+        self.waited += 1
+        if self.waited >= self.patience:
+            self.stopped_at = step
+            return True
+        return False
+
+    def restore(self) -> dict[str, Any]:
+        """Put the best parameters back; the record of what happened."""
+        if self._state is not None:
+            with torch.no_grad():
+                for name, param in self.model.named_parameters():
+                    if name in self._state:
+                        param.copy_(self._state[name].to(param.device))
+        return {
+            "patience": self.patience,
+            "metric": self.metric,
+            "best": self.best,
+            "best_step": self.best_step,
+            "stopped_at": self.stopped_at,
+        }
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -151,13 +205,23 @@ def predict(
 
 
 def plan_batches(n: int, cfg: LoopConfig) -> list[list[int]]:
-    """The cell's batches: `epochs` passes, or exactly `max_steps` steps when that is set."""
+    """The cell's (micro-)batches: `epochs` passes, or exactly `max_steps` optimizer steps of
+    `grad_accumulation` micro-batches each when that is set."""
     batches = batch_order(n, cfg.batch_size, cfg.epochs, cfg.seed)
     if cfg.max_steps is not None:
-        while len(batches) < cfg.max_steps:  # more passes over the data, same seeded order
+        wanted = cfg.max_steps * cfg.grad_accumulation
+        while len(batches) < wanted:  # more passes over the data, same seeded order
             batches += batch_order(n, cfg.batch_size, 1.0, cfg.seed + len(batches))
-        batches = batches[: cfg.max_steps]
+        batches = batches[:wanted]
     return batches
+
+
+def plan_steps(n: int, cfg: LoopConfig) -> list[list[list[int]]]:
+    """Optimizer steps, each a list of `grad_accumulation` micro-batches (the last may hold
+    fewer)."""
+    micro = plan_batches(n, cfg)
+    size = cfg.grad_accumulation
+    return [micro[i : i + size] for i in range(0, len(micro), size)]
 
 
 def train_loop(
@@ -180,8 +244,8 @@ def train_loop(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise RuntimeError("the method left no trainable parameter")
-    batches = plan_batches(len(train), cfg)
-    total = len(batches)
+    steps = plan_steps(len(train), cfg)
+    total = len(steps)
     optimizer = make_optimizer(cfg.optimizer, _param_groups(model, cfg.weight_decay), cfg.lr)
     scheduler = get_scheduler(
         cfg.scheduler,
@@ -192,21 +256,37 @@ def train_loop(
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "amp-fp16" else None
     timer = StepTimer(warmup_steps=cfg.timer_warmup_steps)
     result = LoopResult(losses=[], timer=timer)
+    best = (
+        BestCheckpoint(model, cfg.early_stopping, cfg.select_metric or "", cfg.select_higher)
+        if cfg.early_stopping
+        else None
+    )
+    micro = [indices for group in steps for indices in group]
     model.train()
-    upcoming = host_batch(train, batches[0], pad_id, device)
-    for step, indices in enumerate(batches, start=1):
-        host, tokens, padded = upcoming  # counted on the host: no device sync
+    upcoming = host_batch(train, micro[0], pad_id, device)
+    position = 0  # index of the next micro-batch in `micro`
+    for step, group in enumerate(steps, start=1):
+        tokens = padded = 0
+        loss_sum: torch.Tensor | None = None
         synchronize(device)
         t0 = time.perf_counter()
-        batch = to_device(host, device)
-        with autocast_for(device, cfg.precision):
-            loss = model(**batch).loss
-        objective = loss + regularizer() if regularizer is not None else loss
+        for _ in group:
+            host, real, pad = upcoming  # counted on the host: no device sync
+            tokens, padded, position = tokens + real, padded + pad, position + 1
+            batch = to_device(host, device)
+            with autocast_for(device, cfg.precision):
+                loss = model(**batch).loss
+            objective = loss + regularizer() if regularizer is not None else loss
+            objective = objective / len(group)
+            if scaler is not None:
+                scaler.scale(objective).backward()
+            else:
+                objective.backward()
+            loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
+            if position < len(micro):  # the host prepares the next batch while the device works
+                upcoming = host_batch(train, micro[position], pad_id, device)
         if scaler is not None:
-            scaler.scale(objective).backward()
             scaler.unscale_(optimizer)
-        else:
-            objective.backward()
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         if scaler is not None:
@@ -218,17 +298,21 @@ def train_loop(
             hook(step)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if step < total:  # the host prepares the next batch while the device works
-            upcoming = host_batch(train, batches[step], pad_id, device)
         synchronize(device)  # the timing boundary: the only wait on the device in a step
-        timer.record(time.perf_counter() - t0, len(indices), tokens, padded)
-        value = float(loss.detach())  # already computed: reading it does not stall
+        samples = sum(len(indices) for indices in group)
+        timer.record(time.perf_counter() - t0, samples, tokens, padded)
+        value = float(loss_sum) / len(group)  # already computed: reading it does not stall
         if not math.isfinite(value):
             raise FloatingPointError(f"loss became {value} at step {step}")
         result.losses.append(value)
-        result.samples_seen += len(indices)
+        result.samples_seen += samples
         if on_step is not None:
             on_step(step, total, value)
         if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0 and step < total:
-            result.curve.append({"step": step, **evaluate()})
+            metrics = evaluate()
+            result.curve.append({"step": step, **metrics})
+            if best is not None and best.update(step, metrics):
+                break
+    if best is not None:
+        result.early_stopping = best.restore()
     return result

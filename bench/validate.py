@@ -165,6 +165,15 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
             ("max_length", spec.max_length),
             ("max_steps", spec.max_steps),
             ("max_new_tokens", spec.max_new_tokens),
+            ("grad_accumulation", spec.grad_accumulation),
+            ("early_stopping", spec.early_stopping),
+            ("shots", spec.shots),
+            ("eval_every", spec.eval_every),
         ):
             check_at_least(option, value, 1)
         check_at_least("epochs", spec.epochs, 0, strict=True)
+        if spec.early_stopping and not spec.eval_every:
+            raise ValueError(
+                f"early stopping (patience {spec.early_stopping}) evaluates every eval_every "
+                "steps: set --eval-every N as well"
+            )

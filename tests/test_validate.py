@@ -33,6 +33,9 @@ DRY = ["run", "--models", "tiny-bert", "--tasks", "synthetic_rule", "--dry-run"]
         (["--train-size", "-5"], "train_size -5 is not allowed: it must be >= 1"),
         (["--batch-size", "0"], "batch_size 0 is not allowed"),
         (["--timeout", "0"], "--timeout 0 is not allowed: it must be > 0"),
+        (["--early-stopping", "2"], "set --eval-every N as well"),
+        (["--shots", "0"], "shots 0 is not allowed: it must be >= 1"),
+        (["--grad-accumulation", "0"], "grad_accumulation 0 is not allowed"),
         (["--models", "minilmm"], "unknown model 'minilmm'"),
     ],
 )
