@@ -35,12 +35,12 @@ from bench.models import (
 from bench.oom import is_device_oom, is_host_oom
 from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp32
 from bench.registry import METHODS, TASKS, split_common
+from bench.search import LOWER_IS_BETTER
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.train import LoopConfig, plan_batches, plan_steps, to_device, train_loop
 
 ProgressFn = Callable[[int, int, float], None]
-LOWER_IS_BETTER = ("mse", "mae", "loss", "perplexity")  # task metrics where less is better
 GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and forgetting)
 
 
@@ -280,7 +280,9 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     forgot = probe.finish()
     final_val = evaluate_validation()
     loop.curve.append({"step": len(loop.losses), **final_val})
-    test_metrics, rows = score(test, split.test, final=True)
+    # a search trial is scored on validation: the test split is never read while searching
+    scored, scored_part = (validation, split.validation) if spec.trial else (test, split.test)
+    test_metrics, rows = score(scored, scored_part, final=True)
     memory_out = memory.stop()
 
     classes = task.kind == "classification"
@@ -297,7 +299,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         },
         "metrics": {f"test_{k}" if k == "loss" else k: v for k, v in test_metrics.items()},
         "per_class_recall": (
-            per_class_recall(test.labels, [r["pred"] for r in rows], split.label_names)
+            per_class_recall(scored.labels, [r["pred"] for r in rows], split.label_names)
             if classes
             else None
         ),
@@ -315,7 +317,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "train_examples": len(train),
             "balance": spec.balance,
             "majority_baseline": (
-                majority_baseline(train.labels, test.labels) if classes else None
+                majority_baseline(train.labels, scored.labels) if classes else None
             ),
         },
         "settings": settings,
@@ -328,6 +330,7 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "attention": attention,
             "compile": spec.compile,
         },
+        "evaluated_on": "validation" if spec.trial else "test",
         "regime": {
             "grad_accumulation": spec.grad_accumulation,
             "effective_batch_size": spec.batch_size * spec.grad_accumulation,

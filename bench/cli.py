@@ -99,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint is restored (needs --eval-every)",
     )
     run.add_argument("--shots", type=int, help="k labelled training examples per class")
+    run.add_argument(
+        "--search-lr",
+        metavar="LR,LR,...",
+        help="first choose each method's learning rate from these on the validation split "
+        "(trials are stored cells), then run the cells at the chosen rates",
+    )
+    run.add_argument(
+        "--search-seeds", type=int, default=1, help="seeds per search trial (default 1)"
+    )
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--executor",
@@ -299,6 +308,41 @@ def make_executor(args: argparse.Namespace, device: str) -> object | None:
     return None
 
 
+def _search(args: argparse.Namespace, cells: list, device: str, console: Console) -> list:
+    """Run the learning-rate trials, print and write the choices; the cells at those rates."""
+    from bench.report import write_report
+    from bench.runner import run_cells
+    from bench.search import choice_table, choose, final_cells, trial_cells
+
+    lrs = sorted({float(v) for v in _csv(args.search_lr) or []})
+    if len(lrs) < 2 or min(lrs) <= 0:
+        raise ValueError(f"--search-lr {args.search_lr}: give two or more rates, each > 0")
+    check_at_least("--search-seeds", args.search_seeds, 1)
+    trials = trial_cells(cells, lrs, args.search_seeds)
+    console.print(f"learning-rate search: {len(trials)} trials on the validation split")
+    with Store(args.store) as store:
+        run_cells(
+            trials,
+            store,
+            plugins=args.plugin,
+            timeout_s=args.timeout,
+            in_process=args.in_process,
+            console=console,
+            command=command_line(),
+            executor=make_executor(args, device),
+        )
+        choices = choose(store, trials)
+    table = choice_table(choices).to_markdown(index=False, disable_numparse=True)
+    text = (
+        f"# Learning-rate search\n\nCommand: `{command_line()}`\n\nEach rate's mean validation "
+        f"metric over {args.search_seeds} seed(s); the test split is never read by a trial.\n\n"
+        f"{table}\n"
+    )
+    print(text)
+    console.print(f"search written to {write_report(text, args.out, 'search')}")
+    return final_cells(cells, choices)
+
+
 def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     from bench.report import claims_report, suite_report, write_report
     from bench.runner import exit_code, run_cells
@@ -356,6 +400,9 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             for spec in cells:
                 print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
         return 0
+    if args.search_lr:
+        cells = _search(args, cells, device, console)
+        narrowed = True
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
     executor = make_executor(args, device)
     with Store(args.store) as store:

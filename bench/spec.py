@@ -79,6 +79,7 @@ class CellSpec:
     grad_accumulation: int = 1  # micro-batches of `batch_size` per optimizer step
     early_stopping: int | None = None  # patience in evaluations (every `eval_every` steps)
     shots: int | None = None  # k labelled training examples per class, drawn with the seed
+    trial: bool = False  # a search trial: scored on validation, the test split never read
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
@@ -106,6 +107,7 @@ class CellSpec:
         recipe += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
         recipe += [f"early stop {self.early_stopping}"] if self.early_stopping else []
         recipe += [f"{self.shots}-shot"] if self.shots else []
+        recipe += ["trial"] if self.trial else []
         tail = f" [{', '.join(recipe)}]" if recipe else ""
         return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
 
@@ -128,6 +130,7 @@ LATER_FIELDS = {
     "grad_accumulation": 1,
     "early_stopping": None,
     "shots": None,
+    "trial": False,
 }
 
 

@@ -1,0 +1,58 @@
+"""Learning-rate search: trials on the validation split only, the best rate per configuration
+with its spread, edge flag and cost, then the cells at the chosen rates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bench.cli import main
+from bench.search import choose, config_key, final_cells, trial_cells
+from bench.store import Store
+from tests.helpers import tiny_cell
+
+
+def _trial_record(accuracy: float) -> dict:
+    return {
+        "status": "ok",
+        "primary_metric": "accuracy",
+        "metrics": {"accuracy": accuracy},
+        "wall_s": 1800.0,
+    }
+
+
+def test_the_best_mean_validation_rate_is_chosen_and_an_edge_flagged(tmp_path):
+    cells = [tiny_cell("lora", seed=s) for s in range(3)] + [tiny_cell("full")]
+    trials = trial_cells(cells, [1e-4, 1e-3, 1e-2], seeds=2)
+    assert len(trials) == 2 * 3 * 2 and all(t.trial for t in trials)
+    scores = {("lora", 1e-4): 0.6, ("lora", 1e-3): 0.8, ("lora", 1e-2): 0.7}
+    scores |= {("full", 1e-4): 0.9, ("full", 1e-3): 0.5, ("full", 1e-2): 0.4}
+    with Store(tmp_path / "s.sqlite") as store:
+        for t in trials:
+            store.save(t, _trial_record(scores[(t.method, t.lr)] + 0.01 * t.seed))
+        choices = choose(store, trials)
+    lora, full = choices[config_key(cells[0])], choices[config_key(cells[3])]
+    assert lora.lr == 1e-3 and not lora.at_edge and abs(lora.spread - 0.2) < 1e-9
+    assert full.lr == 1e-4 and full.at_edge  # the smallest rate won: widen the grid
+    assert lora.cost_s == 6 * 1800.0 and lora.trials == 6 and lora.failed == 0
+    finals = final_cells(cells, choices)
+    assert [c.lr for c in finals] == [1e-3, 1e-3, 1e-3, 1e-4]
+    assert [dataclasses.replace(c, lr=1.0) for c in finals] == [
+        dataclasses.replace(c, lr=1.0) for c in cells
+    ]
+
+
+def test_a_search_run_never_scores_trials_on_test_and_runs_finals_at_the_choice(tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--models", "tiny-bert", "--tasks", "synthetic_rule", "--methods", "bitfit"]
+    args += ["--seeds", "1", "--train-size", "96", "--search-lr", "1e-4,1e-2", "--in-process"]
+    assert main([*args, "--store", str(store), "--out", str(tmp_path)]) == 0
+    assert "Learning-rate search" in (tmp_path / "search.md").read_text()
+    with Store(store) as s:
+        rows = s.cells()
+    trials = [r for r in rows if r["spec"].trial]
+    finals = [r for r in rows if not r["spec"].trial]
+    assert len(trials) == 2 and len(finals) == 1
+    assert {r["result"]["evaluated_on"] for r in trials} == {"validation"}
+    assert finals[0]["result"]["evaluated_on"] == "test"
+    best = max(trials, key=lambda r: r["result"]["metrics"]["accuracy"])
+    assert finals[0]["spec"].lr == best["spec"].lr
