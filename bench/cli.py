@@ -308,10 +308,27 @@ def make_executor(args: argparse.Namespace, device: str) -> object | None:
     return None
 
 
+def _run_cells(
+    args: argparse.Namespace, cells: list, store: Store, device: str, console: Console
+) -> object:
+    """run_cells with the run command's options (plugins, timeout, in-process, executor)."""
+    from bench.runner import run_cells
+
+    return run_cells(
+        cells,
+        store,
+        plugins=args.plugin,
+        timeout_s=args.timeout,
+        in_process=args.in_process,
+        console=console,
+        command=command_line(),
+        executor=make_executor(args, device),
+    )
+
+
 def _search(args: argparse.Namespace, cells: list, device: str, console: Console) -> list:
     """Run the learning-rate trials, print and write the choices; the cells at those rates."""
     from bench.report import write_report
-    from bench.runner import run_cells
     from bench.search import choice_table, choose, final_cells, trial_cells
 
     lrs = sorted({float(v) for v in _csv(args.search_lr) or []})
@@ -321,16 +338,7 @@ def _search(args: argparse.Namespace, cells: list, device: str, console: Console
     trials = trial_cells(cells, lrs, args.search_seeds)
     console.print(f"learning-rate search: {len(trials)} trials on the validation split")
     with Store(args.store) as store:
-        run_cells(
-            trials,
-            store,
-            plugins=args.plugin,
-            timeout_s=args.timeout,
-            in_process=args.in_process,
-            console=console,
-            command=command_line(),
-            executor=make_executor(args, device),
-        )
+        _run_cells(args, trials, store, device, console)
         choices = choose(store, trials)
     table = choice_table(choices).to_markdown(index=False, disable_numparse=True)
     text = (
@@ -345,7 +353,7 @@ def _search(args: argparse.Namespace, cells: list, device: str, console: Console
 
 def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     from bench.report import claims_report, suite_report, write_report
-    from bench.runner import exit_code, run_cells
+    from bench.runner import exit_code
 
     for path in args.plugin:
         load_plugin_file(path)
@@ -404,18 +412,8 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         cells = _search(args, cells, device, console)
         narrowed = True
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
-    executor = make_executor(args, device)
     with Store(args.store) as store:
-        summary = run_cells(
-            cells,
-            store,
-            plugins=args.plugin,
-            timeout_s=args.timeout,
-            in_process=args.in_process,
-            console=console,
-            command=command_line(),
-            executor=executor,
-        )
+        summary = _run_cells(args, cells, store, device, console)
         plots = None if narrowed else (Path(args.out), suite.name)
         text = suite_report(suite, cells, store, command_line(), plots=plots)
         if not narrowed:

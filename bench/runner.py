@@ -344,12 +344,10 @@ def run_cells(
                     record = run_in_process(spec, on_step)
                 else:
                     record = run_in_worker(spec, plugins, timeout_s, on_step)
-                if command:
-                    record.setdefault("env", {})["command"] = command
-                record.update((extra or {}).get(spec.cell_id, {}))
-                store.save(spec, record)
-            finally:
+            except BaseException:  # interrupted: nothing stored, the claim let go
                 store.release(spec.cell_id)
+                raise
+            _finish(spec, record, store, command, extra)
             summary.ran.append((spec, record["status"]))
             progress.remove_task(cell_bar)
             progress.update(suite_bar, completed=done + 1)
