@@ -14,6 +14,7 @@ from bench.spec import CellSpec
 DEFAULT_STORE = Path("results") / "ftbench.sqlite"
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "oom", "host_oom", "unsupported", "wont_fit", "error", "timeout")
+FINE_STATUSES = ("ok", "unsupported", "wont_fit")  # an answer, not a failure
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,11 +34,6 @@ CREATE TABLE IF NOT EXISTS cells (
     wall_s REAL,
     finished_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS claims (
-    cell_id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    since TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS predictions (
     cell_id TEXT NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -47,6 +43,14 @@ CREATE TABLE IF NOT EXISTS predictions (
     extra TEXT,
     PRIMARY KEY (cell_id, idx)
 );
+"""
+# Made by the first claim, not on opening: reading a store (`report`) must not change its file.
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS claims (
+    cell_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    since TEXT NOT NULL
+)
 """
 
 
@@ -137,6 +141,7 @@ class Store:
         owner = owner or process_owner()
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(_CLAIMS)
             row = self._conn.execute(
                 "SELECT owner FROM claims WHERE cell_id=?", (cell_id,)
             ).fetchone()
@@ -148,8 +153,14 @@ class Store:
             )
         return True
 
+    def _has_claims(self) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='claims'"
+        return self._conn.execute(query).fetchone() is not None
+
     def release(self, cell_id: str, owner: str | None = None) -> None:
         """Drop this owner's claim on the cell (after its result is saved, or on interrupt)."""
+        if not self._has_claims():
+            return
         with self._conn:
             self._conn.execute(
                 "DELETE FROM claims WHERE cell_id=? AND owner=?",
@@ -158,6 +169,8 @@ class Store:
 
     def claims(self) -> list[dict[str, Any]]:
         """Cells claimed now: id, owner and since when."""
+        if not self._has_claims():
+            return []
         return [dict(r) for r in self._conn.execute("SELECT * FROM claims").fetchall()]
 
     def save(self, spec: CellSpec, record: dict[str, Any]) -> None:

@@ -114,3 +114,22 @@ def test_a_schema_1_store_is_migrated_in_place(tmp_path):
         assert len(store.predictions(spec.cell_id)) == 2
     with Store(path) as store:  # reopening a migrated store does nothing more
         assert store.predictions("c")[0]["score"] == 0.5
+
+
+def test_reading_a_store_leaves_its_file_as_it_was(tmp_path):
+    """`report` on the committed snapshot must not change it (git status stays clean)."""
+    import hashlib
+    import sqlite3
+
+    from bench.store import Store
+    from tests.helpers import tiny_cell
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.save(tiny_cell("bitfit"), {"status": "error", "error": "x"})
+    with sqlite3.connect(path) as conn:  # as a store written before claims existed
+        conn.execute("DROP TABLE IF EXISTS claims")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with Store(path) as store:
+        assert len(store.cells()) == 1 and store.claims() == []
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
