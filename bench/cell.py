@@ -25,7 +25,7 @@ from bench.meters.energy import EnergyMeter
 from bench.meters.memory import PeakMemory
 from bench.meters.params import count_parameters
 from bench.method_api import MethodContext
-from bench.metrics import majority_baseline, per_class_recall
+from bench.metrics import LOWER_IS_BETTER, majority_baseline, per_class_recall
 from bench.models import (
     NO_CHECKPOINTING,
     enable_gradient_checkpointing,
@@ -35,7 +35,6 @@ from bench.models import (
 from bench.oom import is_device_oom, is_host_oom
 from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp32
 from bench.registry import METHODS, TASKS, split_common
-from bench.search import LOWER_IS_BETTER
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.train import LoopConfig, plan_batches, plan_steps, to_device, train_loop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from bench.errors import UnknownName
 from bench.messages import LoggedConsole, log_path_for, reports_dir_for
 from bench.quiet import quiet_libraries
 from bench.registry import METHODS, MODELS, TASKS, load_builtin_plugins, load_plugin_file
+from bench.spec import CellSpec, SuiteSpec
 from bench.store import DEFAULT_STORE, Store
 from bench.suites import SUITES, expand
 from bench.validate import check_at_least, check_cells, check_device
@@ -429,31 +431,38 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         return exit_code(summary, store, console)
 
 
-def _stored_placements(store: Store) -> list[tuple[str, str | None, str | None, bool]]:
-    """Where the stored cells ran: the device, and for GPU plans the profile and the card."""
-    return sorted(
+Placement = tuple[str, str | None, str | None, bool]  # device, GPU profile, card, emulated
+
+
+def suite_placements(
+    store: Store, names: list[str], device: str | None = None
+) -> Iterator[tuple[SuiteSpec, Placement, list[CellSpec]]]:
+    """Each named suite at every place its stored cells ran (the device, and for GPU plans the
+    profile and the card; only `device` when given), with the cells it expands to there."""
+    from bench.gpu_suites import GPU_SUITES
+
+    placements: list[Placement] = sorted(
         {
             (r["spec"].device, r["spec"].gpu, r["spec"].card, r["spec"].emulate)
             for r in store.cells()
+            if device is None or r["device"] == device
         },
         key=str,
     )
+    for name in names:
+        suite = SUITES.get(name)
+        for place in placements:
+            on, gpu, card, emulate = place
+            if name in GPU_SUITES and not gpu:
+                continue  # their CPU twins are other suites' cells (methods, tasks)
+            yield suite, place, expand(suite, on, gpu=gpu, card=card, emulate=emulate)
 
 
 def suite_cell_ids(store: Store, names: list[str]) -> dict[str, list[str]]:
     """Each suite's cell ids at every placement the store holds."""
-    from bench.gpu_suites import GPU_SUITES
-
-    out: dict[str, list[str]] = {}
-    placements = _stored_placements(store)
-    for name in names:
-        suite = SUITES.get(name)
-        ids: list[str] = []
-        for device, gpu, card, emulate in placements:
-            if name in GPU_SUITES and not gpu:
-                continue
-            ids += [c.cell_id for c in expand(suite, device, gpu=gpu, card=card, emulate=emulate)]
-        out[suite.name] = ids
+    out: dict[str, list[str]] = {SUITES.get(name).name: [] for name in names}
+    for suite, _, cells in suite_placements(store, names):
+        out[suite.name] += [c.cell_id for c in cells]
     return out
 
 
@@ -498,7 +507,6 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from bench.gpu_run import report_stem
-    from bench.gpu_suites import GPU_SUITES
     from bench.report import claims_report, suite_report, write_report
 
     if not Path(args.store).exists():
@@ -506,34 +514,20 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         return 2
     names = [args.suite] if args.suite else SUITES.names()
     with Store(args.store) as store:
-        # Where the stored cells ran: the device, and for GPU plans the profile and the card.
-        placements = sorted(
-            {
-                (r["spec"].device, r["spec"].gpu, r["spec"].card, r["spec"].emulate)
-                for r in store.cells()
-                if args.device is None or r["device"] == args.device
-            },
-            key=str,
-        )
         written = 0
-        for name in names:
-            suite = SUITES.get(name)
-            for device, gpu, card, emulate in placements:
-                if name in GPU_SUITES and not gpu:
-                    continue  # their CPU twins are other suites' cells (methods, tasks)
-                cells = expand(suite, device, gpu=gpu, card=card, emulate=emulate)
-                if not store.cells([c.cell_id for c in cells]) and not args.suite:
-                    continue
-                if gpu:
-                    stem = report_stem(name, card, emulate, gpu)
-                else:
-                    stem = name if device == "cpu" else f"{name}-{device.replace(':', '')}"
-                text = suite_report(
-                    suite, cells, store, command_line(), plots=(Path(args.out), stem)
-                )
-                path = write_report(text, args.out, stem)
-                console.print(f"wrote {path}")
-                written += 1
+        for suite, (device, gpu, card, emulate), cells in suite_placements(
+            store, names, args.device
+        ):
+            if not store.cells([c.cell_id for c in cells]) and not args.suite:
+                continue
+            if gpu:
+                stem = report_stem(suite.name, card, emulate, gpu)
+            else:
+                stem = suite.name if device == "cpu" else f"{suite.name}-{device.replace(':', '')}"
+            text = suite_report(suite, cells, store, command_line(), plots=(Path(args.out), stem))
+            path = write_report(text, args.out, stem)
+            console.print(f"wrote {path}")
+            written += 1
         if written:
             path = write_report(claims_report(store, command_line()), args.out, "claims")
             console.print(f"wrote {path}")

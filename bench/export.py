@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from bench.spec import CellSpec
-from bench.store import Store
+from bench.store import FINE_STATUSES, Store
 
 FORMATS = ("csv", "jsonl", "parquet")
 # Per-example and per-step lists live elsewhere (predictions table) or are too long for a row.
@@ -110,7 +110,7 @@ def failed_cells(store: Store) -> list[tuple[str, str, str, str]]:
     """(cell id, status, label, first line of the error) of cells that did not end well."""
     out = []
     for rec in store.cells():
-        if rec["status"] in ("ok", "unsupported", "wont_fit"):
+        if rec["status"] in FINE_STATUSES:
             continue
         error = (rec["error"] or "").strip()
         out.append(

@@ -92,14 +92,17 @@ def mfu(flops_per_s: float, peak_flops: float | None) -> float | None:
 
 
 def peak_flops_for(profile: Any | None, recipe: str, tf32: bool) -> float | None:
-    """The dense peak of a GpuProfile at the recipe's matmul precision (None if unknown)."""
+    """The dense peak of a GpuProfile at the recipe's matmul dtype (autocast's, else the
+    weights'; fp32 runs on TF32 where it is on). None if the card is unknown."""
+    import torch
+
+    from bench.precision import get_recipe
+
     if profile is None:
         return None
-    if recipe in ("bf16", "amp-bf16"):
-        dtype = "bf16"
-    elif recipe == "amp-fp16":
-        dtype = "fp16"
-    else:
-        dtype = "tf32" if tf32 else "fp32"
+    chosen = get_recipe(recipe)
+    compute = chosen.autocast or chosen.weights
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+    dtype = names.get(compute, "tf32" if tf32 else "fp32")
     tflops = profile.peak_tflops(dtype)
     return tflops * 1e12 if tflops else None

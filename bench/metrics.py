@@ -18,6 +18,8 @@ from sklearn.metrics import (
     recall_score,
 )
 
+LOWER_IS_BETTER = ("mse", "mae", "loss", "perplexity")  # task metrics where less is better
+
 
 def _mean(_labels: Sequence[float], scores: Sequence[float]) -> float:
     """Generation rows store each example's own score as its prediction: the metric is the mean."""

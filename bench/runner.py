@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from bench.spec import CellSpec
-from bench.store import Store
+from bench.store import FINE_STATUSES, Store
 
 PROGRESS_EVERY_S = 0.2
 
@@ -41,10 +41,7 @@ class RunSummary:
 
     def failures(self) -> list[tuple[CellSpec, str]]:
         """Cells that ended other than ok, unsupported or wont_fit (what makes a run exit 1)."""
-        return [(spec, status) for spec, status in self.ran if status not in FINE]
-
-
-FINE = ("ok", "unsupported", "wont_fit")  # statuses that are an answer, not a failure
+        return [(spec, status) for spec, status in self.ran if status not in FINE_STATUSES]
 
 
 def exit_code(summary: RunSummary, store: Store, console: Console) -> int:
@@ -311,14 +308,7 @@ def run_cells(
     with Progress(*columns, console=console, transient=False) as progress:
         suite_bar = progress.add_task("suite", total=len(todo))
         for done, spec in enumerate(todo):
-            # another run on this store may hold the cell, or have finished it meanwhile
-            if not store.claim(spec.cell_id):
-                summary.elsewhere.append(spec)
-                progress.update(suite_bar, completed=done + 1)
-                continue
-            if store.has_ok(spec.cell_id):
-                store.release(spec.cell_id)
-                summary.skipped.append(spec)
+            if not _take(spec, store, summary):
                 progress.update(suite_bar, completed=done + 1)
                 continue
             cell_bar = progress.add_task(f"  {spec.label()}", total=None)
@@ -358,6 +348,19 @@ def run_cells(
             "left to it (run again once it is done to see them here)"
         )
     return summary
+
+
+def _take(spec: CellSpec, store: Store, summary: RunSummary) -> bool:
+    """Claim the cell for this run; False (noted in `summary`) when another live run holds it
+    or has stored it as ok meanwhile."""
+    if not store.claim(spec.cell_id):
+        summary.elsewhere.append(spec)
+        return False
+    if store.has_ok(spec.cell_id):
+        store.release(spec.cell_id)
+        summary.skipped.append(spec)
+        return False
+    return True
 
 
 def _finish(
@@ -405,15 +408,10 @@ def _run_concurrently(
             while waiting or pending:
                 while waiting and len(pending) < executor.slots:
                     spec = waiting.pop(0)
-                    if not store.claim(spec.cell_id):
-                        summary.elsewhere.append(spec)
-                        progress.advance(bar)
-                    elif store.has_ok(spec.cell_id):
-                        store.release(spec.cell_id)
-                        summary.skipped.append(spec)
-                        progress.advance(bar)
-                    else:
+                    if _take(spec, store, summary):
                         pending[executor.submit(spec)] = spec
+                    else:
+                        progress.advance(bar)
                 if not pending:
                     continue
                 for handle, record in executor.wait_any(list(pending)):

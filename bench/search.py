@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.metrics import LOWER_IS_BETTER
 from bench.spec import CellSpec
 from bench.store import Store
-
-LOWER_IS_BETTER = ("mse", "mae", "loss", "perplexity")  # task metrics where less is better
 
 
 def config_key(spec: CellSpec) -> str:
