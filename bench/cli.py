@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--search-lr",
         metavar="LR,LR,...",
         help="first choose each method's learning rate from these on the validation split "
-        "(trials are stored cells), then run the cells at the chosen rates",
+        "(trials are stored cells), then run the cells at the chosen rates; x0.3,x1,x3: "
+        "factors of each method's own rate",
     )
     run.add_argument(
         "--search-seeds", type=int, default=1, help="seeds per search trial (default 1)"
@@ -331,13 +332,11 @@ def _run_cells(
 def _search(args: argparse.Namespace, cells: list, device: str, console: Console) -> list:
     """Run the learning-rate trials, print and write the choices; the cells at those rates."""
     from bench.report import write_report
-    from bench.search import choice_table, choose, final_cells, trial_cells
+    from bench.search import choice_table, choose, final_cells, parse_rates, trial_cells
 
-    lrs = sorted({float(v) for v in _csv(args.search_lr) or []})
-    if len(lrs) < 2 or min(lrs) <= 0:
-        raise ValueError(f"--search-lr {args.search_lr}: give two or more rates, each > 0")
+    lrs, relative = parse_rates(args.search_lr)
     check_at_least("--search-seeds", args.search_seeds, 1)
-    trials = trial_cells(cells, lrs, args.search_seeds)
+    trials = trial_cells(cells, lrs, args.search_seeds, relative)
     console.print(f"learning-rate search: {len(trials)} trials on the validation split")
     with Store(args.store) as store:
         _run_cells(args, trials, store, device, console)

@@ -20,13 +20,38 @@ def config_key(spec: CellSpec) -> str:
     return dataclasses.replace(spec, seed=0, lr=1.0, trial=False).cell_id
 
 
-def trial_cells(cells: list[CellSpec], lrs: list[float], seeds: int) -> list[CellSpec]:
-    """For each distinct configuration among `cells`, one trial per learning rate and seed."""
+def parse_rates(text: str) -> tuple[list[float], bool]:
+    """`1e-4,3e-4` (the same rates for every method) or `x0.3,x1,x3` (factors of each
+    method's own rate); sorted, distinct, two or more, each > 0."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    relative = all(t.startswith("x") for t in items)
+    if not relative and any(t.startswith("x") for t in items):
+        raise ValueError(f"--search-lr {text}: give all rates (1e-4,...) or all factors (x1,...)")
+    try:
+        values = sorted({float(t.removeprefix("x")) for t in items})
+    except ValueError:
+        raise ValueError(f"--search-lr {text}: not numbers; e.g. 1e-4,1e-3 or x0.3,x1,x3") from None
+    if len(values) < 2 or min(values) <= 0:
+        raise ValueError(f"--search-lr {text}: give two or more rates (or factors), each > 0")
+    return values, relative
+
+
+def _scaled(lr: float, factor: float) -> float:
+    return float(f"{lr * factor:.6g}")  # 1e-4 * 3 is 3e-4, not 0.00030000000000000003
+
+
+def trial_cells(
+    cells: list[CellSpec], lrs: list[float], seeds: int, relative: bool = False
+) -> list[CellSpec]:
+    """For each distinct configuration among `cells`, one trial per learning rate and seed
+    (with `relative`, `lrs` are factors of the configuration's own rate)."""
     seen: dict[str, CellSpec] = {}
     for spec in cells:
         seen.setdefault(config_key(spec), spec)
     return [
-        dataclasses.replace(spec, seed=seed, lr=lr, trial=True)
+        dataclasses.replace(
+            spec, seed=seed, lr=_scaled(spec.lr, lr) if relative else lr, trial=True
+        )
         for spec in seen.values()
         for lr in lrs
         for seed in range(seeds)

@@ -56,3 +56,23 @@ def test_a_search_run_never_scores_trials_on_test_and_runs_finals_at_the_choice(
     assert finals[0]["result"]["evaluated_on"] == "test"
     best = max(trials, key=lambda r: r["result"]["metrics"]["accuracy"])
     assert finals[0]["spec"].lr == best["spec"].lr
+
+
+def test_relative_rates_scale_each_methods_own_rate_and_bad_lists_are_refused():
+    import pytest
+
+    from bench.search import parse_rates
+
+    assert parse_rates("x3,x0.3,x1") == ([0.3, 1.0, 3.0], True)
+    assert parse_rates("1e-3,1e-4") == ([1e-4, 1e-3], False)
+    for bad in ("x1", "x1,1e-3", "1e-3,-1", "a,b"):
+        with pytest.raises(ValueError, match="--search-lr"):
+            parse_rates(bad)
+    cells = [dataclasses.replace(tiny_cell("full"), lr=1e-4), tiny_cell("bitfit")]
+    trials = trial_cells(cells, [0.3, 3.0], seeds=1, relative=True)
+    bitfit = [_scaled(cells[1].lr, 0.3), _scaled(cells[1].lr, 3)]
+    assert [t.lr for t in trials] == [3e-5, 3e-4, *bitfit]
+
+
+def _scaled(lr: float, factor: float) -> float:
+    return float(f"{lr * factor:.6g}")
