@@ -35,9 +35,21 @@ from bench.models import (
 from bench.oom import is_device_oom, is_host_oom
 from bench.precision import dtype_census, enable_tf32, get_recipe, keep_added_fp32
 from bench.registry import METHODS, TASKS, split_common
+from bench.self_training import select_pseudo_labels, summary, with_pseudo_labels
 from bench.spec import CellSpec
 from bench.token_cache import cached_encoding, tokenizer_fingerprint
-from bench.train import LoopConfig, plan_batches, plan_steps, to_device, train_loop
+from bench.train import (
+    LoopConfig,
+    LoopResult,
+    plan_batches,
+    plan_steps,
+    predict,
+    restore_trainable,
+    to_device,
+    train_loop,
+    trainable_copy,
+)
+from bench.unfreeze import ProgressiveUnfreezing
 
 ProgressFn = Callable[[int, int, float], None]
 GENERAL_MAX_LENGTH = 128  # tokens per general-text passage (EWC's Fisher and forgetting)
@@ -164,6 +176,36 @@ def _throughput(
     }
 
 
+def _pseudo_label(
+    spec: CellSpec,
+    task: Any,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    split: Split,
+    train: Encoded,
+    device: torch.device,
+    pad_id: int,
+    evaluate_validation: Callable[[], dict[str, float]],
+) -> tuple[dict[str, Any], Encoded]:
+    """The trained teacher labels the unlabelled pool; the record of it and the student's data."""
+    if split.unlabelled is None or spec.self_training is None:
+        raise ValueError("self-training needs a k-shot cell (shots) and a threshold")
+    pool = encode(
+        tokenizer,
+        split.unlabelled.texts,
+        split.unlabelled.labels,
+        spec.max_length,
+        texts_b=split.unlabelled.texts_b,
+    )
+    teacher = evaluate_validation()
+    _, probs, _ = predict(model, pool, device, pad_id, spec.precision)
+    picks = select_pseudo_labels(probs, spec.self_training)
+    record = summary(
+        picks, spec.self_training, split.unlabelled.labels, teacher, len(split.label_names)
+    )
+    return record, with_pseudo_labels(train, pool, picks)
+
+
 def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any]:
     """Train and evaluate one cell; returns the result record (status ok) or raises."""
     wall_start = time.perf_counter()
@@ -258,23 +300,42 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
     def evaluate_validation() -> dict[str, float]:
         return {f"val_{k}": v for k, v in score(validation, split.validation)[0].items()}
 
+    unfreeze = ProgressiveUnfreezing(model, spec.unfreeze_every) if spec.unfreeze_every else None
+    initial = trainable_copy(model) if spec.self_training is not None else None
+
+    def fit(data: Encoded) -> LoopResult:
+        torch.manual_seed(spec.seed)  # teacher and student: the same dropout and data order
+        return train_loop(
+            trained,
+            data,
+            device,
+            pad_id,
+            cfg,
+            on_step=on_step,
+            step_hooks=ctx.step_hooks,
+            evaluate=evaluate_validation,
+            regularizer=ewc.penalty if ewc is not None else None,
+            unfreeze=unfreeze,
+        )
+
     memory.boundary("train")
     energy = EnergyMeter(device).start()
-    loop = train_loop(
-        trained,
-        train,
-        device,
-        pad_id,
-        cfg,
-        on_step=on_step,
-        step_hooks=ctx.step_hooks,
-        evaluate=evaluate_validation,
-        regularizer=ewc.penalty if ewc is not None else None,
-    )
+    loop = fit(train)
+    self_trained = None
+    steps_total = len(loop.losses)
+    if initial is not None:
+        self_trained, student_data = _pseudo_label(
+            spec, task, model, tokenizer, split, train, device, pad_id, evaluate_validation
+        )
+        self_trained["teacher_curve"] = loop.curve
+        restore_trainable(model, initial)
+        loop = fit(student_data)
+        steps_total += len(loop.losses)
+        self_trained["student_examples"] = len(student_data)
     speed = loop.timer.summary()
     mean_length = speed.get("padded_tokens_total", 0) / max(loop.samples_seen, 1)
     flops = training_flops_per_token(model, max(1, round(mean_length)))
-    energy_out = energy.stop(steps=len(loop.losses), tokens=speed.get("tokens_total"))
+    energy_out = energy.stop(steps=steps_total, tokens=speed.get("tokens_total"))
     memory.boundary("evaluate")
     forgot = probe.finish()
     final_val = evaluate_validation()
@@ -335,6 +396,8 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
             "effective_batch_size": spec.batch_size * spec.grad_accumulation,
             "shots": spec.shots,
             "early_stopping": loop.early_stopping,
+            "progressive_unfreezing": unfreeze.summary() if unfreeze is not None else None,
+            "self_training": self_trained,
         },
         "forgetting": forgot,
         "ewc": ewc.summary() if ewc is not None else None,

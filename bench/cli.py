@@ -100,7 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after PATIENCE evaluations without a better validation metric; the best "
         "checkpoint is restored (needs --eval-every)",
     )
+    run.add_argument(
+        "--lr", type=float, help="learning rate of every method (default: the suite's choice)"
+    )
     run.add_argument("--shots", type=int, help="k labelled training examples per class")
+    run.add_argument(
+        "--max-steps",
+        type=int,
+        help="exactly N optimizer steps (more passes over small data; default: the suite's)",
+    )
+    run.add_argument(
+        "--unfreeze-every",
+        type=int,
+        metavar="N",
+        help="progressive unfreezing: head and top block first, one more block every N steps",
+    )
+    run.add_argument(
+        "--self-training",
+        type=float,
+        metavar="THRESHOLD",
+        help="with --shots: a teacher labels the rest of the training split; predictions at "
+        "least this confident join the k-shot examples to train the student",
+    )
     run.add_argument(
         "--search-lr",
         metavar="LR,LR,...",
@@ -374,6 +395,9 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             ("eval_every", args.eval_every),
             ("early_stopping", args.early_stopping),
             ("shots", args.shots),
+            ("max_steps", args.max_steps),
+            ("unfreeze_every", args.unfreeze_every),
+            ("self_training", args.self_training),
         )
         if v is not None
     }
@@ -383,6 +407,8 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     if args.gpu:
         from bench.gpu_run import run_gpu
 
+        if args.search_lr:
+            raise ValueError("--search-lr runs on a suite (--device cuda), not yet with --gpu")
         return run_gpu(args, console, budget, settings, command_line())
     if args.emulate or args.force:
         raise ValueError("--emulate and --force go with --gpu NAME")
@@ -391,7 +417,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
     if not args.dry_run:
         check_device(device)
     narrowed = any(
-        [args.methods, args.tasks, args.models, args.seeds is not None, budget, settings]
+        [args.methods, args.tasks, args.models, args.seeds is not None, budget, settings, args.lr]
     )
     cells = expand(
         suite,
@@ -402,6 +428,7 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
         seeds=args.seeds,
         budget=budget,
         settings=settings,
+        lr=args.lr,
     )
     check_cells(cells)
     if args.dry_run:

@@ -59,6 +59,8 @@ class Split:
     test: Part
     label_names: tuple[str, ...]
     dropped: dict[str, int]
+    # k-shot splits: the training examples not drawn, whose labels self-training never reads
+    unlabelled: Part | None = None
 
     @property
     def hash(self) -> str:
@@ -196,8 +198,12 @@ def make_split(
         return [m for g in np.sort(ids) for m in members[g]]
 
     train_rows = take(train_idx)
+    unlabelled = None
     if shots is not None:
+        pool = train_rows
         train_rows = k_shot_rows(train_rows, clean.labels, shots, shot_seed)
+        drawn = set(train_rows)
+        unlabelled = _part(clean, [r for r in pool if r not in drawn])
     if balance is not None:
         train_rows = balance_rows(train_rows, clean.labels, balance, bool(clean.label_names))
     return Split(
@@ -206,6 +212,7 @@ def make_split(
         test=_part(clean, take(test_idx)),
         label_names=clean.label_names,
         dropped=dropped,
+        unlabelled=unlabelled,
     )
 
 

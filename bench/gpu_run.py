@@ -76,12 +76,15 @@ def run_gpu(
             "seeds": args.seeds,
         }
         cells = cells_for_cards(
-            suites, placement, {**narrowing, "budget": budget, "settings": settings}
+            suites, placement, {**narrowing, "budget": budget, "settings": settings, "lr": args.lr}
         )
     else:
         suites = profile_suites(placement.profile)
         cells = _narrow(
-            cells_for_cards(suites, placement, {"budget": budget, "settings": settings}), args
+            cells_for_cards(
+                suites, placement, {"budget": budget, "settings": settings, "lr": args.lr}
+            ),
+            args,
         )
     if not cells:
         raise ValueError("no cell left after narrowing the profile's suites")

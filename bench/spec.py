@@ -80,6 +80,8 @@ class CellSpec:
     early_stopping: int | None = None  # patience in evaluations (every `eval_every` steps)
     shots: int | None = None  # k labelled training examples per class, drawn with the seed
     trial: bool = False  # a search trial: scored on validation, the test split never read
+    unfreeze_every: int | None = None  # progressive unfreezing: one more block every N steps
+    self_training: float | None = None  # pseudo-label confidence threshold (k-shot cells)
 
     def settings_dict(self) -> dict[str, Any]:
         return dict(self.settings)
@@ -107,6 +109,10 @@ class CellSpec:
         recipe += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
         recipe += [f"early stop {self.early_stopping}"] if self.early_stopping else []
         recipe += [f"{self.shots}-shot"] if self.shots else []
+        recipe += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
+        recipe += (
+            [f"self-training >= {self.self_training:g}"] if self.self_training is not None else []
+        )
         recipe += ["trial"] if self.trial else []
         tail = f" [{', '.join(recipe)}]" if recipe else ""
         return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
@@ -131,6 +137,8 @@ LATER_FIELDS = {
     "early_stopping": None,
     "shots": None,
     "trial": False,
+    "unfreeze_every": None,
+    "self_training": None,
 }
 
 

@@ -165,8 +165,10 @@ def expand(
     gpu: str | None = None,
     card: str | None = None,
     emulate: bool = False,
+    lr: float | None = None,
 ) -> list[CellSpec]:
-    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved.
+    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved
+    (`lr`, when given, for every method).
 
     `settings` are laid over every method's (a setting a method lacks is an error); `gpu`,
     `card` and `emulate` mark the cells as planned for a GPU profile and run on a card.
@@ -190,7 +192,7 @@ def expand(
                 info = METHODS.get(choice.name)
                 given = {**dict(choice.settings), **(settings or {})}
                 resolved = freeze_settings(info.resolve_settings(given))
-                lr = choice.lr if choice.lr is not None else info.lr
+                rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
                 for variant in suite.variants:
                     fields = {**suite.budget, **variant, **(budget or {}), **placement}
                     for seed in seed_list:
@@ -201,7 +203,7 @@ def expand(
                                 method=choice.name,
                                 seed=seed,
                                 settings=resolved,
-                                lr=lr,
+                                lr=rate,
                                 device=device,
                                 **fields,
                             )

@@ -17,6 +17,7 @@ from transformers import get_scheduler
 from bench.data import Encoded, batch_order, collate
 from bench.meters.speed import StepTimer, synchronize
 from bench.precision import get_recipe
+from bench.unfreeze import ProgressiveUnfreezing
 
 SCHEDULERS = ("linear", "cosine", "constant")
 # adamw: torch's default implementation (foreach on CUDA); adamw-fused: its fused CUDA kernel;
@@ -74,6 +75,8 @@ class BestCheckpoint:
         self.stopped_at: int | None = None
         self.waited = 0
         self._state: dict[str, torch.Tensor] | None = None
+        # fixed here: a parameter that progressive unfreezing holds back is still kept
+        self._names = {n for n, p in model.named_parameters() if p.requires_grad}
 
     def update(self, step: int, metrics: dict[str, float]) -> bool:
         """Record an evaluation; True when training should stop."""
@@ -87,7 +90,7 @@ class BestCheckpoint:
             self._state = {
                 n: p.detach().to("cpu", copy=True)
                 for n, p in self.model.named_parameters()
-                if p.requires_grad
+                if n in self._names
             }
             return False
         self.waited += 1
@@ -110,6 +113,22 @@ class BestCheckpoint:
             "best_step": self.best_step,
             "stopped_at": self.stopped_at,
         }
+
+
+def trainable_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A host copy of the trainable parameters (the frozen ones never change)."""
+    return {
+        n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad
+    }
+
+
+@torch.no_grad()
+def restore_trainable(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Put a trainable_copy back, and make those parameters trainable again."""
+    for name, param in model.named_parameters():
+        if name in state:
+            param.copy_(state[name].to(param.device))
+            param.requires_grad_(True)
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -234,13 +253,17 @@ def train_loop(
     step_hooks: list[Callable[[int], None]] | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
     regularizer: Callable[[], torch.Tensor] | None = None,
+    unfreeze: ProgressiveUnfreezing | None = None,
 ) -> LoopResult:
     """Train `model` in place; time every optimiser step; return losses and timings.
 
     `regularizer()` (EWC) is added to the loss that is minimised; the recorded loss is the task's.
+    `unfreeze` holds back all but the top layers at first (the optimizer still owns them all).
     """
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler {cfg.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+    if unfreeze is not None:
+        unfreeze.release()
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise RuntimeError("the method left no trainable parameter")
@@ -261,6 +284,8 @@ def train_loop(
         if cfg.early_stopping
         else None
     )
+    if unfreeze is not None:
+        unfreeze.start()
     micro = [indices for group in steps for indices in group]
     model.train()
     upcoming = host_batch(train, micro[0], pad_id, device)
@@ -296,6 +321,8 @@ def train_loop(
             optimizer.step()
         for hook in step_hooks or []:  # before zero_grad: AdaLoRA scores use the gradients
             hook(step)
+        if unfreeze is not None:
+            unfreeze.step(step)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         synchronize(device)  # the timing boundary: the only wait on the device in a step

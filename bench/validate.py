@@ -143,6 +143,23 @@ def check_targets_on_model(model: str, method: str, name: str, value: Any) -> No
         )
 
 
+def _check_self_training(spec: CellSpec) -> None:
+    from bench.registry import TASKS
+
+    if not 0 < spec.self_training <= 1:
+        raise ValueError(
+            f"self-training threshold {spec.self_training}: a probability, 0 < threshold <= 1"
+        )
+    if spec.shots is None:
+        raise ValueError(
+            "self-training labels the training examples a k-shot cell did not draw: "
+            "set --shots K as well"
+        )
+    kind = TASKS.get(spec.task).kind
+    if kind != "classification":
+        raise ValueError(f"self-training needs a classification task; {spec.task} is {kind}")
+
+
 def check_cells(cells: Iterable[CellSpec]) -> None:
     """Every cell's settings and budget, each distinct value once, before anything trains."""
     seen: set[tuple[str, tuple]] = set()
@@ -169,8 +186,11 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
             ("early_stopping", spec.early_stopping),
             ("shots", spec.shots),
             ("eval_every", spec.eval_every),
+            ("unfreeze_every", spec.unfreeze_every),
         ):
             check_at_least(option, value, 1)
+        if spec.self_training is not None:
+            _check_self_training(spec)
         check_at_least("epochs", spec.epochs, 0, strict=True)
         if spec.early_stopping and not spec.eval_every:
             raise ValueError(

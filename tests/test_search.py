@@ -76,3 +76,16 @@ def test_relative_rates_scale_each_methods_own_rate_and_bad_lists_are_refused():
 
 def _scaled(lr: float, factor: float) -> float:
     return float(f"{lr * factor:.6g}")
+
+
+def test_lr_sets_every_methods_rate_and_the_regime_flags_reach_the_cells(tmp_path, capsys):
+    from bench.suites import SUITES, expand
+
+    cells = expand(SUITES.get("fair"), lr=2e-3)
+    assert {c.lr for c in cells} == {2e-3} and len({c.method for c in cells}) == 4
+    args = ["run", "--suite", "fair", "--tasks", "rotten_tomatoes", "--methods", "lora"]
+    args += ["--seeds", "1", "--shots", "8", "--max-steps", "30", "--self-training", "0.9"]
+    args += ["--unfreeze-every", "5", "--lr", "1e-3", "--dry-run", "--store", str(tmp_path / "s")]
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "8-shot" in line and "unfreeze every 5" in line and "self-training >= 0.9" in line
