@@ -534,6 +534,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from bench.gpu_run import report_stem
     from bench.report import claims_report, suite_report, write_report
+    from bench.tuned_report import tuned_report
 
     if not Path(args.store).exists():
         console.print(f"[red]no store at {args.store}[/red]: run `python run_all.py run` first")
@@ -554,6 +555,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             path = write_report(text, args.out, stem)
             console.print(f"wrote {path}")
             written += 1
+            if device == "cpu" and not gpu:
+                tuned = tuned_report(store, suite, command_line(), plot=(Path(args.out), stem))
+                if tuned is not None:
+                    console.print(f"wrote {write_report(tuned, args.out, f'{stem}-tuned')}")
         if written:
             path = write_report(claims_report(store, command_line()), args.out, "claims")
             console.print(f"wrote {path}")

@@ -17,4 +17,6 @@ def method_label(spec: CellSpec) -> str:
     recipe += [f"accumulate {spec.grad_accumulation}"] if spec.grad_accumulation > 1 else []
     recipe += [f"early stop {spec.early_stopping}"] if spec.early_stopping else []
     recipe += [f"{spec.shots}-shot"] if spec.shots else []
+    recipe += [f"unfreeze every {spec.unfreeze_every}"] if spec.unfreeze_every else []
+    recipe += [f"self-training >= {spec.self_training:g}"] if spec.self_training else []
     return f"{name} [{', '.join(recipe)}]" if recipe else name
