@@ -31,3 +31,21 @@ def test_generation_means_and_unknown_metric():
     with pytest.raises(ValueError, match="unknown metric"):
         compute_metrics(["f2"], Y, P)
     assert majority_baseline([2, 2, 1], Y) == pytest.approx(3 / 8)
+
+
+def test_macro_f1_is_sklearns_exactly_including_absent_and_never_predicted_classes():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from bench.metrics import macro_f1
+
+    rng = np.random.default_rng(0)
+    for classes in (2, 3, 20):
+        for _ in range(20):
+            y = rng.integers(0, classes, 50)
+            p = np.where(rng.random(50) < 0.6, y, rng.integers(0, classes + 1, 50))
+            want = f1_score(y, p, average="macro", zero_division=0)
+            assert macro_f1(y, p) == pytest.approx(want, abs=1e-12)
+    assert macro_f1([0, 0, 1], [0, 0, 0]) == pytest.approx(
+        f1_score([0, 0, 1], [0, 0, 0], average="macro", zero_division=0)
+    )
