@@ -132,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--search-seeds", type=int, default=1, help="seeds per search trial (default 1)"
     )
+    run.add_argument(
+        "--search-key",
+        action="store_true",
+        help="with --search-lr: also search the method's key setting (LoRA's r, an adapter's "
+        "reduction_factor, a prompt's virtual_tokens, ...; `list methods` shows them)",
+    )
+    run.add_argument(
+        "--search-budget",
+        type=int,
+        metavar="N",
+        help="with --search-lr: at most N trials per configuration (the grid thinned evenly)",
+    )
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
         "--executor",
@@ -351,26 +363,30 @@ def _run_cells(
 
 
 def _search(args: argparse.Namespace, cells: list, device: str, console: Console) -> list:
-    """Run the learning-rate trials, print and write the choices; the cells at those rates."""
+    """Run the search's trials, print and write the choices; the cells at the chosen points."""
     from bench.report import write_report
     from bench.search import choice_table, choose, final_cells, parse_rates, trial_cells
 
     lrs, relative = parse_rates(args.search_lr)
     check_at_least("--search-seeds", args.search_seeds, 1)
-    trials = trial_cells(cells, lrs, args.search_seeds, relative)
-    console.print(f"learning-rate search: {len(trials)} trials on the validation split")
+    check_at_least("--search-budget", args.search_budget, 1)
+    with_key = args.search_key
+    trials = trial_cells(cells, lrs, args.search_seeds, relative, with_key, args.search_budget)
+    check_cells(trials)  # a key value may not suit a model (a rank above a small width)
+    what = "learning rate and key setting" if with_key else "learning rate"
+    console.print(f"search over the {what}: {len(trials)} trials on the validation split")
     with Store(args.store) as store:
         _run_cells(args, trials, store, device, console)
-        choices = choose(store, trials)
+        choices = choose(store, trials, with_key)
     table = choice_table(choices).to_markdown(index=False, disable_numparse=True)
     text = (
-        f"# Learning-rate search\n\nCommand: `{command_line()}`\n\nEach rate's mean validation "
-        f"metric over {args.search_seeds} seed(s); the test split is never read by a trial.\n\n"
-        f"{table}\n"
+        f"# Search over the {what}\n\nCommand: `{command_line()}`\n\nEach point's mean "
+        f"validation metric over {args.search_seeds} seed(s); the test split is never read by "
+        f"a trial.\n\n{table}\n"
     )
     print(text)
     console.print(f"search written to {write_report(text, args.out, 'search')}")
-    return final_cells(cells, choices)
+    return final_cells(cells, choices, with_key)
 
 
 def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
@@ -436,6 +452,8 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole) -> int:
             for spec in cells:
                 print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
         return 0
+    if (args.search_key or args.search_budget) and not args.search_lr:
+        raise ValueError("--search-key and --search-budget go with --search-lr RATES")
     if args.search_lr:
         cells = _search(args, cells, device, console)
         narrowed = True
@@ -576,6 +594,13 @@ def _labels_cell(labels: tuple[str, ...], kind: str) -> str:
     return f"{len(labels)}: {shown}"
 
 
+def _searched(method: str) -> str:
+    from bench.search_space import key_setting
+
+    found = key_setting(method)
+    return f"{found[0]} in {', '.join(map(str, found[1]))}" if found else "-"
+
+
 def list_frame(what: str) -> pd.DataFrame:
     """The registry `what` as a table."""
     if what == "methods":
@@ -585,6 +610,7 @@ def list_frame(what: str) -> pd.DataFrame:
                 "family": m.family,
                 "settings (defaults)": ", ".join(f"{k}={v}" for k, v in m.defaults.items()) or "-",
                 "lr": f"{m.lr:g}",
+                "searched (--search-key)": _searched(n),
                 "models": ", ".join(m.supports),
                 "quantized base": "yes" if m.needs_quantized_base else "no",
                 "description": m.description,

@@ -32,6 +32,7 @@ class Found:
     trials: list[CellSpec]
     tuned: list[CellSpec]
     regimes: list[dict[str, Any]]  # k-shot and self-training records
+    with_key: bool = False  # the search varied the methods' key settings too
 
 
 def _family(spec: CellSpec, suite_cell: CellSpec | None = None) -> str:
@@ -43,17 +44,21 @@ def _family(spec: CellSpec, suite_cell: CellSpec | None = None) -> str:
 def find(store: Store, suite: SuiteSpec) -> Found:
     cells = expand(suite)
     configs = {config_key(c) for c in cells}
+    keyed = {config_key(c, with_key=True) for c in cells}
     template = cells[0]
-    trials, regimes = [], []
+    trials, regimes, with_key = [], [], False
     for rec in store.cells():
         spec: CellSpec = rec["spec"]
         if spec.trial and config_key(spec) in configs:
             trials.append(spec)
+        elif spec.trial and config_key(spec, with_key=True) in keyed:
+            trials.append(spec)  # a trial of a search over the key setting too
+            with_key = True
         elif spec.shots is not None and _family(spec, template) in configs:
             regimes.append(rec)
-    choices = choose(store, trials)
-    tuned = final_cells(cells, choices) if choices else []
-    return Found(cells, trials, tuned, regimes)
+    choices = choose(store, trials, with_key)
+    tuned = final_cells(cells, choices, with_key) if choices else []
+    return Found(cells, trials, tuned, regimes, with_key)
 
 
 def _frame(store: Store, specs: list[CellSpec], variant: str) -> pd.DataFrame:
@@ -309,7 +314,7 @@ def tuned_report(
     found = find(store, suite)
     if not found.trials:
         return None
-    choices = choose(store, found.trials)
+    choices = choose(store, found.trials, found.with_key)
     search = choice_table(choices).to_markdown(index=False, disable_numparse=True)
     every = [*found.trials, *found.tuned]
     trained_by = _commands(store.cells([s.cell_id for s in every]) + found.regimes)

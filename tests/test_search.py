@@ -46,7 +46,7 @@ def test_a_search_run_never_scores_trials_on_test_and_runs_finals_at_the_choice(
     args = ["run", "--models", "tiny-bert", "--tasks", "synthetic_rule", "--methods", "bitfit"]
     args += ["--seeds", "1", "--train-size", "96", "--search-lr", "1e-4,1e-2", "--in-process"]
     assert main([*args, "--store", str(store), "--out", str(tmp_path)]) == 0
-    assert "Learning-rate search" in (tmp_path / "search.md").read_text()
+    assert "Search over the learning rate" in (tmp_path / "search.md").read_text()
     with Store(store) as s:
         rows = s.cells()
     trials = [r for r in rows if r["spec"].trial]
@@ -89,3 +89,34 @@ def test_lr_sets_every_methods_rate_and_the_regime_flags_reach_the_cells(tmp_pat
     assert main(args) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "8-shot" in line and "unfreeze every 5" in line and "self-training >= 0.9" in line
+
+
+def test_the_key_setting_is_searched_with_the_rate_and_a_budget_thins_the_grid(tmp_path):
+    from bench.search_space import KEY_SETTINGS, key_setting
+    from bench.suites import METHODS
+
+    for method, (name, values) in KEY_SETTINGS.items():  # every key is a real setting
+        assert name in METHODS.get(method).defaults, method
+        assert METHODS.get(method).defaults[name] in values, method  # the default is tried
+    assert key_setting("full") is None
+    cells = [tiny_cell("lora", seed=s) for s in range(2)] + [tiny_cell("full")]
+    trials = trial_cells(cells, [1e-4, 1e-3], seeds=1, with_key=True)
+    lora = [t for t in trials if t.method == "lora"]
+    assert sorted((t.lr, t.settings_dict()["r"]) for t in lora) == [
+        (lr, r) for lr in (1e-4, 1e-3) for r in (4, 8, 16)
+    ]
+    assert len([t for t in trials if t.method == "full"]) == 2  # full has no key: rates only
+    thinned = trial_cells(cells, [1e-4, 1e-3], seeds=1, with_key=True, budget=3)
+    assert len([t for t in thinned if t.method == "lora"]) == 3
+    scores = {(1e-4, 4): 0.5, (1e-4, 8): 0.6, (1e-4, 16): 0.7, (1e-3, 4): 0.6}
+    scores |= {(1e-3, 8): 0.8, (1e-3, 16): 0.75}
+    with Store(tmp_path / "s.sqlite") as store:
+        for t in lora:
+            store.save(t, _trial_record(scores[(t.lr, t.settings_dict()["r"])]))
+        choices = choose(store, lora, with_key=True)
+    (choice,) = choices.values()
+    assert (choice.lr, choice.key, choice.value) == (1e-3, "r", 8)
+    assert choice.at_edge and not choice.value_at_edge
+    finals = final_cells(cells, choices, with_key=True)
+    assert [(c.lr, c.settings_dict().get("r")) for c in finals[:2]] == [(1e-3, 8), (1e-3, 8)]
+    assert finals[2] == cells[2]
