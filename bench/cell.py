@@ -206,7 +206,11 @@ def _pseudo_label(
     return record, with_pseudo_labels(train, pool, picks)
 
 
-def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any]:
+def run_cell(
+    spec: CellSpec,
+    on_step: ProgressFn | None = None,
+    on_evaluate: Callable[[dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
     """Train and evaluate one cell; returns the result record (status ok) or raises."""
     wall_start = time.perf_counter()
     device = _device(spec)
@@ -298,7 +302,10 @@ def run_cell(spec: CellSpec, on_step: ProgressFn | None = None) -> dict[str, Any
         )
 
     def evaluate_validation() -> dict[str, float]:
-        return {f"val_{k}": v for k, v in score(validation, split.validation)[0].items()}
+        metrics = {f"val_{k}": v for k, v in score(validation, split.validation)[0].items()}
+        if on_evaluate is not None:  # a scheduler (ASHA) may end the trial here
+            on_evaluate(metrics)
+        return metrics
 
     unfreeze = ProgressiveUnfreezing(model, spec.unfreeze_every) if spec.unfreeze_every else None
     initial = trainable_copy(model) if spec.self_training is not None else None

@@ -29,7 +29,11 @@ def config_key(spec: CellSpec, with_key: bool = False) -> str:
     (and, `with_key`, without the method's key setting)."""
     key = searched_key(spec, with_key)
     settings = tuple((k, v) for k, v in spec.settings if k != key)
-    return dataclasses.replace(spec, seed=0, lr=1.0, trial=False, settings=settings).cell_id
+    # evaluations without early stopping change nothing in training (ASHA adds them to trials)
+    every = spec.eval_every if spec.early_stopping else None
+    return dataclasses.replace(
+        spec, seed=0, lr=1.0, trial=False, settings=settings, eval_every=every
+    ).cell_id
 
 
 def _with_setting(spec: CellSpec, key: str | None, value: Any) -> CellSpec:
@@ -107,6 +111,7 @@ class Choice:
     trials: int
     failed: int
     cost_s: float  # wall seconds of all trials together
+    pruned: int = 0  # trials ASHA ended early
     key: str | None = None  # the key setting searched, and its chosen value
     value: Any = None
     value_at_edge: bool = False  # the chosen value is the smallest or largest tried
@@ -126,6 +131,7 @@ def choose(store: Store, trials: list[CellSpec], with_key: bool = False) -> dict
             for s in specs
             if (records[s.cell_id] or {}).get("status") == "ok"
         ]
+        pruned = sum((r or {}).get("status") == "pruned" for r in records.values())
         if not ok:
             continue
         metric = ok[0][1]["result"]["primary_metric"]
@@ -147,7 +153,8 @@ def choose(store: Store, trials: list[CellSpec], with_key: bool = False) -> dict
             spread=max(scores.values()) - min(scores.values()),
             at_edge=best[0] in (rates[0], rates[-1]),
             trials=len(specs),
-            failed=len(specs) - len(ok),
+            failed=len(specs) - len(ok) - pruned,
+            pruned=pruned,
             cost_s=sum(float(rec.get("wall_s") or 0.0) for rec in records.values() if rec),
             key=key,
             value=best[1],
@@ -188,12 +195,13 @@ def choice_table(choices: dict[str, Choice]) -> pd.DataFrame:
                 "chosen lr" + (" and setting" if choice.key else ""): _point(
                     choice.lr, choice.key, choice.value
                 ),
-                f"validation {choice.metric} by point": "; ".join(
+                "metric": choice.metric,
+                "validation score by point": "; ".join(
                     f"{_point(lr, choice.key, v)}: {m:.4f}" for (lr, v), m in choice.scores.items()
                 ),
                 "spread": f"{choice.spread:.4f}",
                 "at grid edge": f"yes ({', '.join(edges)}): widen the grid" if edges else "no",
-                "trials (failed)": f"{choice.trials} ({choice.failed})",
+                "trials (failed, pruned)": f"{choice.trials} ({choice.failed}, {choice.pruned})",
                 "search cost": f"{choice.cost_s / 3600:.3f} h",
             }
         )

@@ -13,8 +13,9 @@ from bench.spec import CellSpec
 
 DEFAULT_STORE = Path("results") / "ftbench.sqlite"
 SCHEMA_VERSION = 2
-STATUSES = ("ok", "oom", "host_oom", "unsupported", "wont_fit", "error", "timeout")
-FINE_STATUSES = ("ok", "unsupported", "wont_fit")  # an answer, not a failure
+STATUSES = ("ok", "oom", "host_oom", "unsupported", "wont_fit", "error", "timeout", "pruned")
+# an answer, not a failure (pruned: a search trial that ASHA ended early for a poor score)
+FINE_STATUSES = ("ok", "unsupported", "wont_fit", "pruned")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -81,9 +81,11 @@ def _mean_sd(values: pd.Series) -> str:
     return f"{values.mean():.4f}" + (f" ± {sd:.4f}" if len(values) > 1 else "")
 
 
-def _ranks(means: dict[str, float], lower_better: bool) -> dict[str, int]:
-    order = sorted(means, key=means.__getitem__, reverse=not lower_better)
-    return {m: i + 1 for i, m in enumerate(order)}
+def _ranks(means: dict[str, float], lower_better: bool) -> dict[str, int | None]:
+    """1 for the best mean; None for a method without stored cells."""
+    known = [m for m in means if not math.isnan(means[m])]
+    order = sorted(known, key=means.__getitem__, reverse=not lower_better)
+    return {m: (order.index(m) + 1 if m in known else None) for m in means}
 
 
 def comparison_section(store: Store, found: Found) -> str:
@@ -118,7 +120,7 @@ def comparison_section(store: Store, found: Found) -> str:
                         method_level(store, frame, f"{m} @ {way}", f"full @ {way}", "variant")
                     )
                 )
-                row[f"rank ({way})"] = ranks[way][m]
+                row[f"rank ({way})"] = ranks[way][m] or "n/a"
             same = set(frame[frame["variant"] == f"{m} @ tuned"]["cell_id"]) == set(
                 frame[frame["variant"] == f"{m} @ registered"]["cell_id"]
             )
@@ -134,6 +136,8 @@ def comparison_section(store: Store, found: Found) -> str:
         changes = []
         for i, a in enumerate(methods):
             for b in methods[i + 1 :]:
+                if None in (ranks[w][x] for w in ranks for x in (a, b)):
+                    continue
                 before = ranks["registered"][a] < ranks["registered"][b]
                 after = ranks["tuned"][a] < ranks["tuned"][b]
                 if before == after:
@@ -206,7 +210,8 @@ def kshot_section(store: Store, found: Found, plot: tuple[Path, str] | None) -> 
             full = rest[rest["method"] == m]
             n = int(full["data"].iloc[0]["train_examples"]) if len(full) else None
             row["all training examples"] = _mean_sd(full["metric"]) + (f" (n={n})" if n else "")
-            row["seeds"] = len(mine) // max(len(ks), 1)
+            counts = sorted({int((mine["shots"] == k).sum()) for k in ks})
+            row["seeds"] = "-".join(map(str, counts)) if len(counts) > 1 else counts[0]
             rows.append(row)
         steps = ", ".join(str(v) for v in sorted(group["max_steps"].dropna().unique()))
         full_steps = ", ".join(str(int(v)) for v in sorted(rest["steps"].dropna().unique()))
