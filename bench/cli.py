@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--search-budget",
         type=int,
         metavar="N",
-        help="with --search-lr: at most N trials per configuration (the grid thinned evenly)",
+        help="with --search-lr: at most N trials per configuration (the grid thinned evenly; "
+        "with --executor ray, N draws for Ray Tune + ASHA, default 8)",
     )
     run.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     run.add_argument(
@@ -371,13 +372,32 @@ def _search(args: argparse.Namespace, cells: list, device: str, console: Console
     check_at_least("--search-seeds", args.search_seeds, 1)
     check_at_least("--search-budget", args.search_budget, 1)
     with_key = args.search_key
-    trials = trial_cells(cells, lrs, args.search_seeds, relative, with_key, args.search_budget)
-    check_cells(trials)  # a key value may not suit a model (a rank above a small width)
     what = "learning rate and key setting" if with_key else "learning rate"
-    console.print(f"search over the {what}: {len(trials)} trials on the validation split")
-    with Store(args.store) as store:
-        _run_cells(args, trials, store, device, console)
-        choices = choose(store, trials, with_key)
+    if args.executor == "ray":
+        from bench.tune_search import asha_search
+
+        budget = args.search_budget or 8
+        console.print(f"Ray Tune + ASHA over the {what}: {budget} trials per configuration")
+        with Store(args.store) as store:
+            trials = asha_search(
+                cells,
+                store,
+                lrs=lrs,
+                relative=relative,
+                with_key=with_key,
+                budget=budget,
+                plugins=args.plugin,
+                address=args.address,
+                command=command_line(),
+            )
+            choices = choose(store, trials, with_key)
+    else:
+        trials = trial_cells(cells, lrs, args.search_seeds, relative, with_key, args.search_budget)
+        check_cells(trials)  # a key value may not suit a model (a rank above a small width)
+        console.print(f"search over the {what}: {len(trials)} trials on the validation split")
+        with Store(args.store) as store:
+            _run_cells(args, trials, store, device, console)
+            choices = choose(store, trials, with_key)
     table = choice_table(choices).to_markdown(index=False, disable_numparse=True)
     text = (
         f"# Search over the {what}\n\nCommand: `{command_line()}`\n\nEach point's mean "

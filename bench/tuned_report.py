@@ -96,8 +96,11 @@ def comparison_section(store: Store, found: Found) -> str:
         ignore_index=True,
     )
     both = both[both["status"] == "ok"]
+    searched = {(t.model, t.task) for t in found.trials}
     out = []
     for (model, task), frame in both.groupby(["model", "task"], sort=False):
+        if (model, task) not in searched:
+            continue
         metric = frame["metric_name"].iloc[0]
         lower = metric in LOWER_IS_BETTER
         methods = list(dict.fromkeys(frame["method"]))
@@ -325,7 +328,7 @@ def tuned_report(
     trained_by = _commands(store.cells([s.cell_id for s in every]) + found.regimes)
     return "\n".join(
         [
-            f"# Tuned against registered learning rates: suite `{suite.name}`\n",
+            f"# Tuned against the suite's (registered) learning rates: suite `{suite.name}`\n",
             f"{suite.description}\n",
             f"- Command: `{command}`",
             f"- Cells trained by: {trained_by}",
@@ -337,7 +340,9 @@ def tuned_report(
             "read by a trial); the cells at the chosen rates are then scored on the test split.\n",
             "## The search\n",
             search + "\n",
-            "## Registered against tuned rates\n",
+            "## The suite's rates against tuned ones\n",
+            "`registered` is the rate the suite gives each method (the method's registered rate "
+            "unless the suite names another); `tuned` is the search's choice.\n",
             comparison_section(store, found),
             "## Few labelled examples: the k-shot curve\n",
             kshot_section(store, found, plot),

@@ -71,7 +71,7 @@ def test_the_report_shows_where_tuning_changes_the_ranking_the_k_curve_and_self_
         assert len(found.trials) == 4 and found.tuned == tuned and len(found.regimes) == 15
         text = tuned_report(store, SUITE, "cmd", plot=(tmp_path, "tiny-fair"))
     assert text is not None
-    for heading in ("## The search", "## Registered against tuned rates", "k-shot curve"):
+    for heading in ("## The search", "## The suite's rates against tuned ones", "k-shot curve"):
         assert heading in text
     assert "bitfit now ranks above full (registered: rank 2 vs 1)" in text
     assert "a method-level difference at the 5% level" in text
