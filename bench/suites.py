@@ -242,7 +242,7 @@ register_suite(
             "Full fine-tuning, LoRA (r=8 on q,v), BitFit and Houlsby bottleneck adapters with "
             "MiniLM on movie-review sentiment and SMS spam, each at its registered learning rate "
             "(full 1e-4, LoRA 3e-3, BitFit 5e-3, Houlsby 1e-3): the baseline that a search "
-            "(--search-lr) is compared against in fair.md. The embedded default's budget: at "
+            "(--search-lr) is compared against in fair-tuned.md. The embedded default's budget: at "
             "most 2,000 training examples (stratified), 64 tokens, batch 32, one epoch; 3 seeds."
         ),
         models=("minilm",),
