@@ -178,7 +178,6 @@ def _throughput(
 
 def _pseudo_label(
     spec: CellSpec,
-    task: Any,
     model: torch.nn.Module,
     tokenizer: Any,
     split: Split,
@@ -332,7 +331,7 @@ def run_cell(
     steps_total = len(loop.losses)
     if initial is not None:
         self_trained, student_data = _pseudo_label(
-            spec, task, model, tokenizer, split, train, device, pad_id, evaluate_validation
+            spec, model, tokenizer, split, train, device, pad_id, evaluate_validation
         )
         self_trained["teacher_curve"] = loop.curve
         restore_trainable(model, initial)

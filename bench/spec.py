@@ -99,21 +99,26 @@ class CellSpec:
         payload = f"{CODE_VERSION}\n{self.to_json()}"
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def recipe_tags(self) -> list[str]:
+        """What sets this cell's recipe and regime apart from the default (`bf16`, `8-shot`,
+        ...): shown in its label and in the report's method name, so variants stay apart."""
+        tags = [self.precision] if self.precision != "fp32" else []
+        tags += ["grad-ckpt"] if self.grad_checkpointing else []
+        tags += [self.optimizer] if self.optimizer != "adamw" else []
+        tags += ["compile"] if self.compile else []
+        tags += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
+        tags += [f"early stop {self.early_stopping}"] if self.early_stopping else []
+        tags += [f"{self.shots}-shot"] if self.shots else []
+        tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
+        tags += (
+            [f"self-training >= {self.self_training:g}"] if self.self_training is not None else []
+        )
+        return tags
+
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.settings)
         method = f"{self.method}({extra})" if extra else self.method
-        recipe = [f"{self.precision}"] if self.precision != "fp32" else []
-        recipe += ["grad-ckpt"] if self.grad_checkpointing else []
-        recipe += [self.optimizer] if self.optimizer != "adamw" else []
-        recipe += ["compile"] if self.compile else []
-        recipe += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
-        recipe += [f"early stop {self.early_stopping}"] if self.early_stopping else []
-        recipe += [f"{self.shots}-shot"] if self.shots else []
-        recipe += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
-        recipe += (
-            [f"self-training >= {self.self_training:g}"] if self.self_training is not None else []
-        )
-        recipe += ["trial"] if self.trial else []
+        recipe = self.recipe_tags() + (["trial"] if self.trial else [])
         tail = f" [{', '.join(recipe)}]" if recipe else ""
         return f"{self.model} / {self.task} / {method}{tail} / seed {self.seed}"
 

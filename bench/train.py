@@ -87,11 +87,7 @@ class BestCheckpoint:
             )
         if self.best is None or (value > self.best if self.higher else value < self.best):
             self.best, self.best_step, self.waited = value, step, 0
-            self._state = {
-                n: p.detach().to("cpu", copy=True)
-                for n, p in self.model.named_parameters()
-                if n in self._names
-            }
+            self._state = host_copy(self.model, self._names)
             return False
         self.waited += 1
         if self.waited >= self.patience:
@@ -102,10 +98,7 @@ class BestCheckpoint:
     def restore(self) -> dict[str, Any]:
         """Put the best parameters back; the record of what happened."""
         if self._state is not None:
-            with torch.no_grad():
-                for name, param in self.model.named_parameters():
-                    if name in self._state:
-                        param.copy_(self._state[name].to(param.device))
+            copy_back(self.model, self._state)
         return {
             "patience": self.patience,
             "metric": self.metric,
@@ -115,19 +108,29 @@ class BestCheckpoint:
         }
 
 
-def trainable_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A host copy of the trainable parameters (the frozen ones never change)."""
-    return {
-        n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad
-    }
+def host_copy(model: nn.Module, names: set[str]) -> dict[str, torch.Tensor]:
+    """A host copy of the named parameters."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in names}
 
 
 @torch.no_grad()
-def restore_trainable(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Put a trainable_copy back, and make those parameters trainable again."""
+def copy_back(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Put a host_copy back into the model's parameters."""
     for name, param in model.named_parameters():
         if name in state:
             param.copy_(state[name].to(param.device))
+
+
+def trainable_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A host copy of the trainable parameters (the frozen ones never change)."""
+    return host_copy(model, {n for n, p in model.named_parameters() if p.requires_grad})
+
+
+def restore_trainable(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Put a trainable_copy back, and make those parameters trainable again."""
+    copy_back(model, state)
+    for name, param in model.named_parameters():
+        if name in state:
             param.requires_grad_(True)
 
 

@@ -114,6 +114,11 @@ def asha_search(
     configs: dict[str, CellSpec] = {}
     for spec in cells:
         configs.setdefault(config_key(spec, with_key), dataclasses.replace(spec, seed=0))
+    stored = {  # the score of every trial stored ok: read back, not trained again
+        r["id"]: r["result"]["metrics"][r["result"]["primary_metric"]]
+        for r in store.cells()
+        if r["status"] == "ok" and r["spec"].trial
+    }
     trials: list[CellSpec] = []
     for base in configs.values():
         key = searched_key(base, with_key)
@@ -125,11 +130,6 @@ def asha_search(
             every = max(1, math.ceil(_evaluations(dataclasses.replace(base, eval_every=1)) / RUNGS))
             base = dataclasses.replace(base, eval_every=every)
         rungs = _evaluations(base)
-        stored = {
-            r["id"]: r["result"]["metrics"][r["result"]["primary_metric"]]
-            for r in store.cells()
-            if r["status"] == "ok" and r["spec"].trial
-        }
         mode = "min" if TASKS.get(base.task).metric in LOWER_IS_BETTER else "max"
         tuner = tune.Tuner(
             tune.with_parameters(

@@ -16,7 +16,7 @@ from bench.method_level import MethodDifference
 from bench.metrics import LOWER_IS_BETTER
 from bench.report import _commands, cells_frame
 from bench.report_labels import method_label
-from bench.search import choice_table, choose, config_key, final_cells
+from bench.search import Choice, choice_table, choose, config_key, final_cells
 from bench.spec import CellSpec, SuiteSpec
 from bench.store import Store
 from bench.suites import expand
@@ -32,12 +32,13 @@ class Found:
     trials: list[CellSpec]
     tuned: list[CellSpec]
     regimes: list[dict[str, Any]]  # k-shot and self-training records
-    with_key: bool = False  # the search varied the methods' key settings too
+    choices: dict[str, Choice]  # the search's choice per configuration
 
 
-def _family(spec: CellSpec, suite_cell: CellSpec | None = None) -> str:
-    """A cell's configuration with its seed, rate, trial flag and low-resource regime reset."""
-    reset = {f: getattr(suite_cell, f) if suite_cell else None for f in REGIME_FIELDS}
+def _family(spec: CellSpec, suite_cell: CellSpec) -> str:
+    """A cell's configuration with its seed, rate and trial flag reset, and its low-resource
+    regime set to the suite cell's."""
+    reset = {f: getattr(suite_cell, f) for f in REGIME_FIELDS}
     return config_key(dataclasses.replace(spec, **reset))
 
 
@@ -58,7 +59,7 @@ def find(store: Store, suite: SuiteSpec) -> Found:
             regimes.append(rec)
     choices = choose(store, trials, with_key)
     tuned = final_cells(cells, choices, with_key) if choices else []
-    return Found(cells, trials, tuned, regimes, with_key)
+    return Found(cells, trials, tuned, regimes, choices)
 
 
 def _frame(store: Store, specs: list[CellSpec], variant: str) -> pd.DataFrame:
@@ -322,8 +323,7 @@ def tuned_report(
     found = find(store, suite)
     if not found.trials:
         return None
-    choices = choose(store, found.trials, found.with_key)
-    search = choice_table(choices).to_markdown(index=False, disable_numparse=True)
+    search = choice_table(found.choices).to_markdown(index=False, disable_numparse=True)
     every = [*found.trials, *found.tuned]
     trained_by = _commands(store.cells([s.cell_id for s in every]) + found.regimes)
     return "\n".join(
