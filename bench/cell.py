@@ -310,7 +310,6 @@ def run_cell(
     initial = trainable_copy(model) if spec.self_training is not None else None
 
     def fit(data: Encoded) -> LoopResult:
-        torch.manual_seed(spec.seed)  # teacher and student: the same dropout and data order
         return train_loop(
             trained,
             data,
@@ -335,6 +334,7 @@ def run_cell(
         )
         self_trained["teacher_curve"] = loop.curve
         restore_trainable(model, initial)
+        torch.manual_seed(spec.seed)  # the student's dropout, seeded like the cell
         loop = fit(student_data)
         steps_total += len(loop.losses)
         self_trained["student_examples"] = len(student_data)
