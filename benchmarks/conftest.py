@@ -41,6 +41,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"harness overhead, median of paired runs: {100 * (OVERHEAD['paired'] - 1):+.2f}% "
             "(our loop with meters and store against a bare loop, back to back)"
         )
+    if "trainer" in OVERHEAD:
+        write(
+            f"Trainer's time / ours, median of paired runs: {OVERHEAD['trainer']:.3f} "
+            "(>= 1: our loop is at least as fast)"
+        )
     write("")
     write("ftbench loop benchmarks (medians)")
     for name, seconds in MEDIANS.items():

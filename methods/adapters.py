@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.method_api import MethodContext, is_head_parameter, train_only
-from bench.models import resolve_targets
-from bench.registry import register_method
+from bench.core.method_api import MethodContext, is_head_parameter, train_only
+from bench.core.registry import register_method
+from bench.core.settings import POSITIVE_INT, one_of
+from bench.models.sources import resolve_targets
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
 
@@ -70,15 +71,21 @@ def add_adapters(
 
 
 DEFAULTS = {"reduction_factor": 16, "activation": "relu"}
+RULES = {"reduction_factor": POSITIVE_INT, "activation": one_of(*ACTIVATIONS)}
+SEARCH = ("reduction_factor", (8, 16, 32))
 
 
-@register_method("houlsby", family="adapter", lr=1e-3, defaults=DEFAULTS)
+@register_method(
+    "houlsby", family="adapter", lr=1e-3, defaults=DEFAULTS, rules=RULES, search=SEARCH
+)
 def houlsby(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Adapters after the attention output and after the MLP output (Houlsby et al., 2019)."""
     return add_adapters(model, ("o", "down"), settings, ctx)
 
 
-@register_method("pfeiffer", family="adapter", lr=1e-3, defaults=DEFAULTS)
+@register_method(
+    "pfeiffer", family="adapter", lr=1e-3, defaults=DEFAULTS, rules=RULES, search=SEARCH
+)
 def pfeiffer(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """One adapter after each MLP output (Pfeiffer et al., 2021)."""
     return add_adapters(model, ("down",), settings, ctx)

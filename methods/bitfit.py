@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.errors import Unsupported
-from bench.method_api import MethodContext, is_head_parameter, train_only
-from bench.registry import register_method
+from bench.core.errors import Unsupported
+from bench.core.method_api import MethodContext, is_head_parameter, train_only
+from bench.core.registry import register_method
 
 
 @register_method("bitfit", family="selective", lr=5e-3)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from peft import FourierFTConfig
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.peft_support import is_gpt2, targets, wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import POSITIVE, POSITIVE_INT, ROLES
+from bench.models.peft_support import is_gpt2, targets, wrap
 
 
 @register_method(
@@ -15,6 +16,8 @@ from bench.registry import register_method
     family="reparametrization",
     lr=5e-2,
     defaults={"n_frequency": 1000, "scaling": 150.0, "targets": ("q", "v")},
+    rules={"n_frequency": POSITIVE_INT, "scaling": POSITIVE, "targets": ROLES},
+    search=("n_frequency", (500, 1000, 2000)),
 )
 def fourierft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """The update is the inverse DFT of n trained coefficients at fixed random frequencies."""

@@ -6,12 +6,20 @@ import math
 
 from torch import nn
 
-from bench.method_api import MethodContext, is_head_parameter, train_only
-from bench.models import transformer_blocks
-from bench.registry import register_method
+from bench.core.method_api import MethodContext, is_head_parameter, train_only
+from bench.core.registry import register_method
+from bench.core.settings import FRACTION, at_least, optional
+from bench.models.sources import transformer_blocks
 
 
-@register_method("freeze", family="selective", lr=1e-4, defaults={"layers": 1, "fraction": None})
+@register_method(
+    "freeze",
+    family="selective",
+    lr=1e-4,
+    defaults={"layers": 1, "fraction": None},
+    rules={"layers": at_least(0), "fraction": optional(FRACTION)},
+    search=("layers", (1, 2, 4)),
+)
 def freeze(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Train the top `layers` blocks (or the top `fraction` of blocks); freeze the rest."""
     stack, blocks = transformer_blocks(model)

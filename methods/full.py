@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.method_api import MethodContext, train_only
-from bench.registry import register_method
+from bench.core.method_api import MethodContext, train_only
+from bench.core.registry import register_method
 
 
 @register_method("full", family="full", lr=1e-4)

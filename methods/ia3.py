@@ -5,10 +5,11 @@ from __future__ import annotations
 from peft import IA3Config
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.models import resolve_targets
-from bench.peft_support import is_gpt2, targets, wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import ROLES
+from bench.models.peft_support import is_gpt2, targets, wrap
+from bench.models.sources import resolve_targets
 
 
 @register_method(
@@ -16,6 +17,7 @@ from bench.registry import register_method
     family="rescaling",
     lr=5e-3,
     defaults={"targets": ("k", "v", "down"), "feedforward": ("down",)},
+    rules={"targets": ROLES, "feedforward": ROLES},
 )
 def ia3(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Scale the outputs of k and v, and the inputs of the MLP's down projection."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from peft import LNTuningConfig
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.peft_support import wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.models.peft_support import wrap
 
 
 def norm_module_names(model: nn.Module) -> list[str]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from peft import AdaLoraConfig, LoraConfig
 from torch import nn
 
-from bench.errors import Unsupported
-from bench.method_api import MethodContext
-from bench.peft_support import is_gpt2, targets, wrap
-from bench.registry import register_method
+from bench.core.errors import Unsupported
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import DROPOUT, POSITIVE, POSITIVE_INT, ROLES
+from bench.models.peft_support import is_gpt2, targets, wrap
 
 LORA_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}
+LORA_RULES = {"r": POSITIVE_INT, "alpha": POSITIVE, "dropout": DROPOUT, "targets": ROLES}
+LORA_SEARCH = ("r", (4, 8, 16))  # the rank a search varies
+LORA = {"defaults": LORA_DEFAULTS, "rules": LORA_RULES, "search": LORA_SEARCH}
 
 
 def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
@@ -27,31 +31,43 @@ def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: objec
     )
 
 
-@register_method("lora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+@register_method("lora", family="reparametrization", lr=3e-3, **LORA)
 def lora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Low-rank updates B @ A on the target projections (Hu et al., 2021); the base is frozen."""
     return lora_on(model, settings, ctx)
 
 
-@register_method("dora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+@register_method("dora", family="reparametrization", lr=3e-3, **LORA)
 def dora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on the direction plus a trained magnitude vector per module (Liu et al., 2024)."""
     return lora_on(model, settings, ctx, use_dora=True)
 
 
-@register_method("rslora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+@register_method("rslora", family="reparametrization", lr=3e-3, **LORA)
 def rslora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA scaled by alpha / sqrt(r) instead of alpha / r (Kalajdzievski, 2023)."""
     return lora_on(model, settings, ctx, use_rslora=True)
 
 
-@register_method("pissa", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+@register_method(
+    "pissa",
+    family="reparametrization",
+    lr=3e-3,
+    **LORA,
+    meta_method="lora",  # SVD of values
+)
 def pissa(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA initialised from the principal singular vectors, the residual frozen (Meng, 2024)."""
     return lora_on(model, settings, ctx, init_lora_weights="pissa_niter_4")
 
 
-@register_method("olora", family="reparametrization", lr=3e-3, defaults=LORA_DEFAULTS)
+@register_method(
+    "olora",
+    family="reparametrization",
+    lr=3e-3,
+    **LORA,
+    meta_method="lora",  # QR of values
+)
 def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA initialised from a QR decomposition of the weight (Büyükakyüz, 2024)."""
     if is_gpt2(model):
@@ -64,6 +80,8 @@ def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     family="reparametrization",
     lr=3e-3,
     defaults={"init_r": 12, "target_r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")},
+    rules={**LORA_RULES, "init_r": POSITIVE_INT, "target_r": POSITIVE_INT},
+    search=("target_r", (4, 8, 12)),  # at most init_r (12)
 )
 def adalora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """SVD-shaped LoRA whose rank budget is pruned during training (Zhang et al., 2023)."""

@@ -5,14 +5,20 @@ from __future__ import annotations
 from peft import LoHaConfig, LoKrConfig
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.peft_support import targets, wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import POSITIVE, POSITIVE_INT, ROLES
+from bench.models.peft_support import targets, wrap
 
 DEFAULTS = {"r": 8, "alpha": 8, "targets": ("q", "v")}
+LYCORIS = {
+    "defaults": DEFAULTS,
+    "rules": {"r": POSITIVE_INT, "alpha": POSITIVE, "targets": ROLES},
+    "search": ("r", (4, 8, 16)),
+}
 
 
-@register_method("loha", family="reparametrization", lr=3e-3, defaults=DEFAULTS)
+@register_method("loha", family="reparametrization", lr=3e-3, **LYCORIS)
 def loha(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Update = (B1 A1) * (B2 A2), a Hadamard product of two low-rank pairs (Hyeon-Woo, 2022)."""
     return wrap(
@@ -25,7 +31,7 @@ def loha(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     )
 
 
-@register_method("lokr", family="reparametrization", lr=3e-3, defaults=DEFAULTS)
+@register_method("lokr", family="reparametrization", lr=3e-3, **LYCORIS)
 def lokr(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Update = W1 (x) (B A), a Kronecker product with a low-rank factor (Yeh et al., 2023)."""
     return wrap(

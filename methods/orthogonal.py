@@ -5,13 +5,19 @@ from __future__ import annotations
 from peft import BOFTConfig, HRAConfig, OFTConfig
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.peft_support import is_gpt2, targets, wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import POSITIVE_INT, ROLES
+from bench.models.peft_support import is_gpt2, targets, wrap
 
 
 @register_method(
-    "oft", family="orthogonal", lr=3e-3, defaults={"block_size": 32, "targets": ("q", "v")}
+    "oft",
+    family="orthogonal",
+    lr=3e-3,
+    defaults={"block_size": 32, "targets": ("q", "v")},
+    rules={"block_size": POSITIVE_INT, "targets": ROLES},
+    search=("block_size", (16, 32, 64)),
 )
 def oft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Rotate each weight by a block-diagonal orthogonal matrix (Qiu et al., 2023)."""
@@ -31,6 +37,8 @@ def oft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     family="orthogonal",
     lr=3e-3,
     defaults={"block_size": 4, "butterfly_factor": 1, "targets": ("q", "v")},
+    rules={"block_size": POSITIVE_INT, "butterfly_factor": POSITIVE_INT, "targets": ROLES},
+    search=("block_size", (2, 4, 8)),
 )
 def boft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Orthogonal update as a product of butterfly-sparse factors (Liu et al., 2024)."""
@@ -45,7 +53,14 @@ def boft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     )
 
 
-@register_method("hra", family="orthogonal", lr=3e-3, defaults={"r": 8, "targets": ("q", "v")})
+@register_method(
+    "hra",
+    family="orthogonal",
+    lr=3e-3,
+    defaults={"r": 8, "targets": ("q", "v")},
+    rules={"r": POSITIVE_INT, "targets": ROLES},
+    search=("r", (4, 8, 16)),
+)
 def hra(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """A chain of r Householder reflections per module (Yuan et al., 2024)."""
     return wrap(

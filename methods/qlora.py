@@ -5,11 +5,14 @@ from __future__ import annotations
 from peft import prepare_model_for_kbit_training
 from torch import nn
 
-from bench.load_target import Quantization, is_quantized, quantized_module_names
-from bench.method_api import MethodContext
-from bench.quantize import compute_dtype_for, quantize_linears
-from bench.registry import register_method
-from methods.lora import LORA_DEFAULTS, lora_on
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import BOOL, one_of
+from bench.models.load_target import Quantization, is_quantized, quantized_module_names
+from bench.models.quantize import compute_dtype_for, quantize_linears
+from methods.lora import LORA_DEFAULTS, LORA_RULES, LORA_SEARCH, lora_on
+
+COMPUTE_DTYPE = one_of("auto", "bf16", "fp16", "fp32")
 
 
 def _quantized_lora(
@@ -48,7 +51,16 @@ def _int8_base(settings: dict, device: str) -> Quantization:
     lr=3e-3,
     needs_quantized_base=True,
     base_quantization=_nf4_base,
+    quantized_bits=4,
     defaults={**LORA_DEFAULTS, "quant_type": "nf4", "double_quant": True, "compute_dtype": "auto"},
+    rules={
+        **LORA_RULES,
+        "quant_type": one_of("nf4", "fp4"),
+        "double_quant": BOOL,
+        "compute_dtype": COMPUTE_DTYPE,
+    },
+    search=LORA_SEARCH,
+    meta_method="lora",
 )
 def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on a frozen 4-bit (NF4 or FP4, double-quantised) base; bf16 compute on GPU."""
@@ -68,7 +80,11 @@ def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     lr=3e-3,
     needs_quantized_base=True,
     base_quantization=_int8_base,
+    quantized_bits=8,
     defaults={**LORA_DEFAULTS, "compute_dtype": "auto"},
+    rules={**LORA_RULES, "compute_dtype": COMPUTE_DTYPE},
+    search=LORA_SEARCH,
+    meta_method="lora",
 )
 def lora_8bit(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on a frozen LLM.int8 base (bitsandbytes Linear8bitLt)."""

@@ -5,13 +5,19 @@ from __future__ import annotations
 from peft import RandLoraConfig, VBLoRAConfig, VeraConfig
 from torch import nn
 
-from bench.method_api import MethodContext
-from bench.peft_support import is_gpt2, targets, wrap
-from bench.registry import register_method
+from bench.core.method_api import MethodContext
+from bench.core.registry import register_method
+from bench.core.settings import POSITIVE_INT, ROLES
+from bench.models.peft_support import is_gpt2, targets, wrap
 
 
 @register_method(
-    "vera", family="reparametrization", lr=1e-2, defaults={"r": 256, "targets": ("q", "v")}
+    "vera",
+    family="reparametrization",
+    lr=1e-2,
+    defaults={"r": 256, "targets": ("q", "v")},
+    rules={"r": POSITIVE_INT, "targets": ROLES},
+    search=("r", (128, 256, 512)),
 )
 def vera(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Frozen random A, B shared by all layers; per module only two scaling vectors train."""
@@ -27,7 +33,12 @@ def vera(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 
 
 @register_method(
-    "randlora", family="reparametrization", lr=3e-3, defaults={"r": 32, "targets": ("q", "v")}
+    "randlora",
+    family="reparametrization",
+    lr=3e-3,
+    defaults={"r": 32, "targets": ("q", "v")},
+    rules={"r": POSITIVE_INT, "targets": ROLES},
+    search=("r", (16, 32, 64)),
 )
 def randlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Full-rank updates from frozen random bases with trained diagonal scales (Albert, 2025)."""
@@ -47,6 +58,14 @@ def randlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     family="reparametrization",
     lr=3e-3,
     defaults={"r": 4, "num_vectors": 64, "vector_length": 64, "targets": ("q", "v")},
+    rules={
+        "r": POSITIVE_INT,
+        "num_vectors": POSITIVE_INT,
+        "vector_length": POSITIVE_INT,
+        "targets": ROLES,
+    },
+    search=("r", (2, 4, 8)),
+    meta_truth=False,  # its data-dependent test must see False where values are unknown
 )
 def vblora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA factors assembled from a shared bank of trained vectors (Li et al., 2024)."""

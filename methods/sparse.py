@@ -6,9 +6,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from bench.method_api import MethodContext, is_head_parameter, train_only
-from bench.models import resolve_targets
-from bench.registry import register_method
+from bench.core.method_api import MethodContext, is_head_parameter, train_only
+from bench.core.registry import register_method
+from bench.core.settings import FRACTION, POSITIVE_INT, ROLES, one_of
+from bench.models.sources import resolve_targets
 
 SELECTIONS = ("magnitude", "random", "gradient", "fisher")
 SCORED = ("gradient", "fisher")
@@ -76,6 +77,14 @@ def gradient_scores(
         "targets": "all-linear",
         "score_batches": 4,
     },
+    rules={
+        "fraction": FRACTION,
+        "selection": one_of(*SELECTIONS),
+        "targets": ROLES,
+        "score_batches": POSITIVE_INT,
+    },
+    search=("fraction", (0.002, 0.005, 0.01)),
+    meta_settings={"selection": "random"},  # scoring reads values; the shapes are the same
 )
 def sparse(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Train `fraction` of each target weight's entries: by magnitude, random, |grad| or Fisher."""

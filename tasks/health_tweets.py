@@ -6,9 +6,9 @@ import zipfile
 
 import pandas as pd
 
-from bench.assets import asset_path
-from bench.data import RawData
-from bench.registry import register_task
+from bench.core.registry import register_task
+from bench.data.assets import asset_path
+from bench.data.splits import RawData
 
 SOURCES = (
     "KaiserHealthNews",

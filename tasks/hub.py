@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.data import RawData
-from bench.registry import register_task
+from bench.core.registry import register_task
+from bench.data.splits import RawData
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.assets import asset_path
-from bench.data import RawData
-from bench.registry import register_task
+from bench.core.registry import register_task
+from bench.data.assets import asset_path
+from bench.data.splits import RawData
 
 LABELS = ("rotten", "fresh")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.assets import asset_path
-from bench.data import RawData
-from bench.registry import register_task
+from bench.core.registry import register_task
+from bench.data.assets import asset_path
+from bench.data.splits import RawData
 
 LABELS = ("ham", "spam")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from bench.data import RawData
-from bench.registry import register_task
+from bench.core.registry import register_task
+from bench.data.splits import RawData
 
 KEYWORDS = ("red", "green", "blue")
 FILLER = tuple(f"w{i}" for i in range(40))

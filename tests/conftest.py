@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.models import register_config_model
-from bench.registry import MODELS, load_builtin_plugins
+from bench.core.plugins import load_builtin_plugins
+from bench.core.registry import MODELS
+from bench.models.sources import register_config_model
 
 TINY_BERT = {
     "model_type": "bert",
@@ -51,7 +52,7 @@ for _name, _config in (
 
 @pytest.fixture
 def store(tmp_path):
-    from bench.store import Store
+    from bench.store.cell_store import Store
 
     with Store(tmp_path / "store.sqlite") as s:
         yield s

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.registry import METHODS
-from bench.spec import CellSpec, freeze_settings
+from bench.core.registry import METHODS
+from bench.core.spec import CellSpec, freeze_settings
 
 
 def tiny_cell(method: str = "full", model: str = "tiny-bert", seed: int = 0, **budget) -> CellSpec:
@@ -25,5 +25,6 @@ def tiny_cell(method: str = "full", model: str = "tiny-bert", seed: int = 0, **b
         seed=seed,
         settings=freeze_settings(info.resolve_settings({}) if info else {}),
         lr=lr,
+        method_version=info.version if info else 1,
         **fields,
     )

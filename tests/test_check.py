@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.registry import METHODS
+from bench.cli.main import main
+from bench.core.registry import METHODS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lora_copy_plugin.py"
 
 BROKEN = textwrap.dedent(
     """
-    from bench.registry import register_method
+    from bench.core.registry import register_method
     from methods.lora import LORA_DEFAULTS, lora_on
 
     @register_method("frozen_lora", family="test", lr=0.0, defaults=LORA_DEFAULTS)

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from bench.claims import claims, method_matrix
-from bench.plots import method_summary, pareto_front, pareto_plot
+from bench.report.claims import claims, method_matrix
+from bench.report.plots import method_summary, pareto_front, pareto_plot
 from tests.helpers import tiny_cell
 from tests.test_compare import _record
 

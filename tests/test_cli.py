@@ -1,6 +1,6 @@
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 
 
 def test_list_methods_prints_a_table(capsys):
@@ -63,7 +63,7 @@ def test_list_other_registries(what, capsys):
 
 
 def test_list_tasks_shows_size_kind_metric_and_offline(capsys):
-    from bench.registry import TASKS
+    from bench.core.registry import TASKS
 
     assert main(["list", "tasks"]) == 0
     out = capsys.readouterr().out

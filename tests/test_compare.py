@@ -4,11 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import stats
-from bench.compare import compare_to_baseline, comparison_columns, method_level, with_variants
-from bench.method_level import method_difference, method_difference_metric
-from bench.metrics import METRICS
-from bench.report import cells_frame
+from bench.evaluate.metrics import METRICS
+from bench.report.suite_page import cells_frame
+from bench.stats import paired as stats
+from bench.stats.compare import (
+    compare_to_baseline,
+    comparison_columns,
+    method_level_difference,
+    with_variants,
+)
+from bench.stats.method_level import method_difference, method_difference_metric
+from tests import paired_tests as reference
 from tests.helpers import tiny_cell
 
 
@@ -55,7 +61,7 @@ def test_comparison_matches_the_tests_it_is_made_of(store):
         [correct[("lora", s)] for s in range(3)], [correct[("full", s)] for s in range(3)]
     )
     assert lora.result == expected
-    ref_t = stats.paired_ttest(
+    ref_t = reference.paired_ttest(
         [truth[("lora", s)][1] for s in range(3)], [truth[("full", s)][1] for s in range(3)]
     )
     assert lora.result.estimate == pytest.approx(ref_t.estimate)
@@ -83,7 +89,7 @@ def test_a_metric_that_does_not_decompose_is_resampled_over_examples(store):
             record["metrics"] = {"macro_f1": METRICS["macro_f1"](labels, p)}
             store.save(tiny_cell(method, seed=seed), record)
     frame = cells_frame(store.cells())
-    result = method_level(store, frame, "lora", "full", n_resamples=200)
+    result = method_level_difference(store, frame, "lora", "full", n_resamples=200)
     expected = method_difference_metric(
         labels,
         [preds[("lora", s)] for s in (0, 1)],

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data import RawData, batch_order, clean_text, collate, deduplicate, encode, make_split
-from bench.models import byte_tokenizer
+from bench.data.splits import (
+    RawData,
+    batch_order,
+    clean_text,
+    collate,
+    deduplicate,
+    encode,
+    make_split,
+)
+from bench.models.sources import byte_tokenizer
 
 
 def _raw(n: int = 900) -> RawData:

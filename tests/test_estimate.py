@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.estimate import (
+from bench.core.registry import METHODS, MODELS
+from bench.models.sources import build_from_config, register_config_model
+from bench.plan.estimate import (
     _quantized_linears,
     estimate,
     flash_attention,
     optimizer_8bit_bytes,
     quantized_weight_bytes,
 )
-from bench.meters.live_bytes import LiveBytes
-from bench.models import build_from_config, register_config_model
-from bench.params import build_on_meta, config_for
-from bench.registry import METHODS, MODELS
+from bench.plan.live_bytes import LiveBytes
+from bench.plan.meta_model import build_on_meta, config_for
 
 SHAPE = {"batch_size": 1, "max_length": 8, "task_kind": "classification", "num_labels": 2}
 
@@ -132,8 +132,8 @@ def _real_step_peak(model: str, method: str, batch: int, length: int) -> tuple[i
     """The same step as the estimate's, on real CPU tensors: (peak bytes, weight+state bytes)."""
     from transformers import AutoConfig
 
-    from bench.method_api import MethodContext
-    from bench.models import head_module_names
+    from bench.core.method_api import MethodContext
+    from bench.models.sources import head_module_names
 
     torch.manual_seed(0)
     raw = config_for(model)
@@ -233,11 +233,11 @@ def test_seven_b_lora_needs_checkpointing_on_a_24_gb_card():
 
 @pytest.mark.parametrize("model", ["bert-base-uncased", "gpt2", "Qwen2.5-0.5B"])
 def test_every_method_has_an_estimate_on_shipped_configs(model):
-    from bench.errors import Unsupported
-    from bench.suites import ALL_METHODS
+    from bench.core.errors import Unsupported
+    from bench.plan.suites import all_methods
 
     made = 0
-    for method in ALL_METHODS:
+    for method in (m.name for m in all_methods()):
         try:
             e = estimate(model, method, precision="bf16", batch_size=1, max_length=32)
         except Unsupported:  # BitFit on a model without biases, OFT on GPT-2's Conv1D, ...

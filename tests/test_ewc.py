@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from bench.cell import run_cell
-from bench.ewc import EWC
-from bench.forgetting import backbone_and_lm_head, encode_texts, general_text_state
-from bench.general_text import FISHER_POOL, HELD_OUT, general_text
-from bench.models import get_model
-from bench.registry import METHODS
+from bench.cell.run import run_cell
+from bench.core.registry import METHODS
+from bench.data.general_text import FISHER_POOL, HELD_OUT, general_text
+from bench.models.sources import get_model
+from bench.regimes.ewc import EWC
+from bench.regimes.forgetting import backbone_and_lm_head, encode_texts, general_text_state
 from tests.helpers import tiny_cell
 
 
@@ -67,7 +67,7 @@ def test_every_method_accepts_ewc_settings_and_still_rejects_unknown_ones():
 
 
 def test_strong_ewc_reduces_drift_and_is_recorded():
-    from bench.spec import freeze_settings
+    from bench.core.spec import freeze_settings
 
     plain = run_cell(tiny_cell("full", model="tiny-llama", max_steps=6, lr=3e-3))
     spec = tiny_cell("full", model="tiny-llama", max_steps=6, lr=3e-3)
@@ -83,7 +83,7 @@ def test_strong_ewc_reduces_drift_and_is_recorded():
 
 
 def test_ewc_on_lora_sft_uses_the_lm_fisher_in_lora_space():
-    from bench.spec import CellSpec, freeze_settings
+    from bench.core.spec import CellSpec, freeze_settings
 
     settings = {**METHODS.get("lora").resolve_settings({}), "ewc_lambda": 10.0, "ewc_samples": 4}
     spec = CellSpec(

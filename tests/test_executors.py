@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from bench.cli import main
-from bench.executors import cpu_slots, gpu_slots, largest_first
-from bench.registry import METHODS
-from bench.store import Store
+from bench.cli.main import main
+from bench.core.registry import METHODS
+from bench.execute.executors import cpu_slots, gpu_slots, largest_first
+from bench.store.cell_store import Store
 from tests.helpers import tiny_cell
 
 BASE = ["--models", "config:tiny-bert", "--tasks", "synthetic_rule", "--seeds", "2"]
@@ -20,7 +20,7 @@ CELLS = [*BASE, "--methods", "bitfit,lora"]
 DIE = textwrap.dedent(
     """
     import os, signal
-    from bench.registry import register_method
+    from bench.core.registry import register_method
 
     @register_method("die-at-once", family="test", lr=1e-3)
     def die(model, settings, ctx):

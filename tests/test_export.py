@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from bench.cell import failure_record
-from bench.cli import main
-from bench.export import flatten, spec_from_row
-from bench.runner import run_in_process
-from bench.store import Store
+from bench.cell.run import failure_record
+from bench.cli.main import main
+from bench.execute.worker import run_in_process
+from bench.report.export import flatten, spec_from_row
+from bench.store.cell_store import Store
 from tests.helpers import tiny_cell
 
 

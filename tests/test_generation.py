@@ -6,12 +6,12 @@ import pytest
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU
 
-from bench.cell import run_cell
-from bench.data import collate
-from bench.generation import IGNORE, encode_sft, prompt_text, token_loss
-from bench.metrics import corpus_bleu, exact_match, final_number, rouge_l
-from bench.models import byte_tokenizer
-from bench.spec import CellSpec, freeze_settings
+from bench.cell.run import run_cell
+from bench.core.spec import CellSpec, freeze_settings
+from bench.data.splits import collate
+from bench.evaluate.generation import IGNORE, encode_sft, prompt_text, token_loss
+from bench.evaluate.metrics import corpus_bleu, exact_match, final_number, rouge_l
+from bench.models.sources import byte_tokenizer
 
 
 def test_sft_labels_cover_exactly_the_response_and_eos():
@@ -79,7 +79,7 @@ def test_exact_match_compares_final_numbers():
 
 @pytest.mark.parametrize("method", ["full", "lora", "prompt_tuning"])
 def test_sft_cell_trains_and_stores_generations(method):
-    from bench.registry import METHODS
+    from bench.core.registry import METHODS
 
     info = METHODS.get(method)
     spec = CellSpec(
@@ -105,7 +105,7 @@ def test_sft_cell_trains_and_stores_generations(method):
 
 
 def test_generation_task_on_an_encoder_is_unsupported():
-    from bench.errors import Unsupported
+    from bench.core.errors import Unsupported
 
     spec = CellSpec(model="tiny-bert", task="synthetic_reverse", method="full", seed=0)
     with pytest.raises(Unsupported, match="needs a decoder"):

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from bench import gpu_run
-from bench.cli import main
-from bench.gpu_plan_cli import Placement
-from bench.gpus import GPUS, DetectedGpu, GpuProfile
-from bench.store import Store
+from bench.cli import gpu as gpu_run
+from bench.cli.main import main
+from bench.hardware.gpus import GPUS, DetectedGpu, GpuProfile
+from bench.plan.placement import Placement
+from bench.store.cell_store import Store
 
 GIB = 2**30
 
@@ -70,7 +70,7 @@ def test_estimate_reads_a_task_for_its_kind_and_labels(capsys):
 
 
 def test_gpu_dry_run_plans_the_profile_without_a_gpu(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.gpu_plan_cli.detect_gpus", lambda: [])
+    monkeypatch.setattr("bench.plan.placement.detect_gpus", lambda: [])
     store = str(tmp_path / "s.sqlite")
     args = ["--gpu", "4090", "--dry-run", "--models", "config:Llama-2-7B", "--store", store]
     assert main(args + ["--methods", "lora,qlora"]) == 0
@@ -88,7 +88,7 @@ def test_gpu_dry_run_plans_the_profile_without_a_gpu(tmp_path, capsys, monkeypat
 
 
 def test_a_real_gpu_run_without_a_gpu_exits_2_and_says_how(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.gpu_plan_cli.detect_gpus", lambda: [])
+    monkeypatch.setattr("bench.plan.placement.detect_gpus", lambda: [])
     assert main(["--gpu", "4090", "--store", str(tmp_path / "s.sqlite")]) == 2
     err = capsys.readouterr().err
     assert "no NVIDIA GPU" in err and "--dry-run" in err and "estimate --gpu" in err
@@ -150,9 +150,9 @@ def test_wont_fit_cells_are_stored_skipped_on_rerun_and_forced(tmp_path, capsys,
 
 
 def test_estimate_gpu_prints_the_profiles_plan_as_json(capsys, monkeypatch):
-    from bench.suites import SUITES
+    from bench.plan.suites import SUITES
 
-    monkeypatch.setattr("bench.estimate_cli.profile_suites", lambda p: [SUITES.get("smoke")])
+    monkeypatch.setattr("bench.cli.estimate.profile_suites", lambda p: [SUITES.get("smoke")])
     assert main(["estimate", "--gpu", "4090", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 6  # smoke: 2 methods x 3 seeds
@@ -162,7 +162,7 @@ def test_estimate_gpu_prints_the_profiles_plan_as_json(capsys, monkeypatch):
 
 
 def test_hub_encoders_are_planned_from_their_shipped_configs(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.gpu_plan_cli.detect_gpus", lambda: [])
+    monkeypatch.setattr("bench.plan.placement.detect_gpus", lambda: [])
     args = ["--gpu", "4090", "--suite", "gpu-encoders-hub", "--dry-run", "--methods", "lora"]
     args += ["--seeds", "1", "--tasks", "glue_rte", "--store", str(tmp_path / "s.sqlite")]
     assert main(args) == 0

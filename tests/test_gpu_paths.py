@@ -9,20 +9,21 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench import cell as cell_module
-from bench.cell import failure_record, load_target_for, run_cell
-from bench.data import encode
-from bench.flops import mfu, peak_flops_for, training_flops_per_token
-from bench.gpus import get_gpu
-from bench.load_target import LoadTarget, Quantization, pretrained_kwargs
+from bench.cell import run as cell_module
+from bench.cell.run import failure_record, run_cell
+from bench.cell.setup import load_target_for
+from bench.cell.train_loop import LoopConfig, train_loop
+from bench.core.registry import METHODS, MethodInfo
+from bench.data.splits import encode
+from bench.hardware.gpus import get_gpu
 from bench.meters import energy as energy_module
 from bench.meters import memory as memory_module
 from bench.meters import nvml as nvml_module
 from bench.meters.energy import EnergyMeter
+from bench.meters.flops import mfu, peak_flops_for, training_flops_per_token
 from bench.meters.memory import PeakMemory
-from bench.models import build_from_config, get_model
-from bench.registry import METHODS, MethodInfo
-from bench.train import LoopConfig, train_loop
+from bench.models.load_target import LoadTarget, Quantization, pretrained_kwargs
+from bench.models.sources import build_from_config, get_model
 from tests.conftest import TINY_LLAMA
 from tests.helpers import tiny_cell
 
@@ -287,8 +288,7 @@ def test_a_step_reads_nothing_from_the_device_between_its_timing_boundaries(monk
     optimizer reading its step counter, which lives on the host on CUDA."""
     import traceback
 
-    from bench import train as train_module
-
+    from bench.cell import train_loop as train_module
     events: list[str] = []
     monkeypatch.setattr(train_module, "synchronize", lambda device: events.append("sync"))
 

@@ -6,9 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.errors import UnknownName
-from bench.gpu_plan_cli import NoGpu, card_name, place
-from bench.gpus import GPUS, detect_gpus, emulation_fraction, get_gpu, profile_for_device_name
+from bench.core.errors import UnknownName
+from bench.hardware.gpus import (
+    GPUS,
+    detect_gpus,
+    emulation_fraction,
+    get_gpu,
+    profile_for_device_name,
+)
+from bench.plan.placement import NoGpu, card_name, place
 
 GIB = 2**30
 

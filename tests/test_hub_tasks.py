@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from bench.cell import run_cell
-from bench.registry import TASKS, register_task
-from bench.spec import CellSpec
+from bench.cell.run import run_cell
+from bench.core.registry import TASKS, register_task
+from bench.core.spec import CellSpec
 from tasks.hub import HubSource, hub_rows
 
 # dataset path, config, splits, one row (hub column names and value types)
@@ -135,13 +135,14 @@ def test_regression_pair_cell_from_the_mirror(mirror):
         method="lora",
         seed=0,
         lr=1e-3,
+        task_version=TASKS.get(name).version,  # a task registered here: versioned by its code
         train_size=None,
         max_length=16,
         batch_size=8,
         max_steps=3,
     )
-    from bench.registry import METHODS
-    from bench.spec import freeze_settings
+    from bench.core.registry import METHODS
+    from bench.core.spec import freeze_settings
 
     spec = CellSpec(
         **{**spec.__dict__, "settings": freeze_settings(METHODS.get("lora").resolve_settings({}))}

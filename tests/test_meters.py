@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from bench.meters.memory import PeakMemory
-from bench.meters.params import count_parameters, logical_numel
+from bench.meters.param_counts import count_parameters, logical_numel
 from bench.meters.speed import StepTimer
 
 

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from bench import stats
-from bench.method_level import (
+from bench.stats.method_level import (
     method_difference,
     method_difference_metric,
     noninferiority,
     power_at,
     seeds_for_power,
 )
-from bench.simulate import SeedNoise, seed_sd_and_flips, simulate_pair
+from tests import paired_tests as reference
+from tests.simulate import SeedNoise, seed_sd_and_flips, simulate_pair
 
 # Seed noise as measured between seeds of one method on reports/ftbench.sqlite: accuracy sd
 # 0.004-0.046 (median 0.012), 1-33% of test examples flipping correctness (median 11%).
@@ -33,8 +33,8 @@ def _rates(seeds, noise, trials, rng, difference=0.0, examples=1000):
     for _ in range(trials):
         a, b = simulate_pair(rng, seeds, examples, noise, difference)
         ours += method_difference(b, a).pvalue < 0.05
-        t += stats.paired_ttest(b.mean(axis=1), a.mean(axis=1)).pvalue < 0.05
-        mcnemar += stats.mcnemar(b.ravel(), a.ravel()).pvalue < 0.05
+        t += reference.paired_ttest(b.mean(axis=1), a.mean(axis=1)).pvalue < 0.05
+        mcnemar += reference.mcnemar(b.ravel(), a.ravel()).pvalue < 0.05
         sd, flip = seed_sd_and_flips(a)
         sds.append(sd)
         flips.append(flip)
@@ -160,9 +160,9 @@ def test_noninferiority_at_the_margin_passes_at_rate_alpha():
 @pytest.mark.slow
 def test_a_real_aa_pair_on_the_smoke_suite_is_not_called_different(store):
     """LoRA against itself with disjoint seed sets (0-2 and 3-5), trained for real."""
-    from bench.metrics import PER_EXAMPLE
-    from bench.runner import run_cells
-    from bench.suites import SUITES, expand
+    from bench.evaluate.metrics import PER_EXAMPLE
+    from bench.execute.runner import run_cells
+    from bench.plan.suites import SUITES, expand
 
     cells = expand(SUITES.get("smoke"), methods=["lora"], seeds=6)
     run_cells(cells, store, in_process=True)

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from bench.errors import Unsupported
-from bench.meters.params import count_parameters
-from bench.method_api import MethodContext
-from bench.models import get_model, head_module_names
-from bench.registry import METHODS
+from bench.core.errors import Unsupported
+from bench.core.method_api import MethodContext
+from bench.core.registry import METHODS
+from bench.meters.param_counts import count_parameters
+from bench.models.sources import get_model, head_module_names
 
 # Shapes of the tiny models in conftest: hidden 32, 2 layers, MLP 64, 4 heads (head_dim 8);
 # the Llama has 2 key/value heads, so its k and v project 32 -> 16.
@@ -227,8 +227,8 @@ def test_methods_without_conv1d_support_are_unsupported_on_gpt2(method):
 
 
 def test_unsupported_kind_is_recorded_by_the_cell(tmp_path):
-    from bench.cell import run_cell
-    from bench.registry import register_method
+    from bench.cell.run import run_cell
+    from bench.core.registry import register_method
     from tests.helpers import tiny_cell
 
     if "encoder_only_test" not in METHODS:

@@ -4,7 +4,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from bench.metrics import compute_metrics, majority_baseline
+from bench.evaluate.metrics import compute_metrics, majority_baseline
 
 Y = [0, 0, 1, 1, 2, 2, 2, 1]
 P = [0, 1, 1, 1, 2, 0, 2, 2]
@@ -37,7 +37,7 @@ def test_macro_f1_is_sklearns_exactly_including_absent_and_never_predicted_class
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from bench.metrics import macro_f1
+    from bench.evaluate.metrics import macro_f1
 
     rng = np.random.default_rng(0)
     for classes in (2, 3, 20):

@@ -1,7 +1,13 @@
 import pytest
 
-from bench.errors import UnknownName
-from bench.models import byte_tokenizer, expand_roles, get_model, head_module_names, resolve_targets
+from bench.core.errors import UnknownName
+from bench.models.sources import (
+    byte_tokenizer,
+    expand_roles,
+    get_model,
+    head_module_names,
+    resolve_targets,
+)
 
 
 def _load(name):

@@ -2,12 +2,12 @@
 
 import pytest
 
-from bench.cli import main
-from bench.errors import UnknownName
-from bench.models import canonical_model, get_model
-from bench.params import config_for
-from bench.registry import METHODS, TASKS, Registry
-from bench.suites import SUITES, expand
+from bench.cli.main import main
+from bench.core.errors import UnknownName
+from bench.core.registry import METHODS, TASKS, Registry
+from bench.models.sources import canonical_model, get_model
+from bench.plan.meta_model import config_for
+from bench.plan.suites import SUITES, expand
 
 
 def test_registries_ignore_case():

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.cli import main
-from bench.spec import MethodChoice, SuiteSpec
-from bench.suites import SUITES, register_suite
+from bench.cli.main import main
+from bench.core.spec import MethodChoice, SuiteSpec
+from bench.plan.suites import SUITES, register_suite
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.registry import TASKS
-from bench.runner import run_cells
-from bench.spec import CellSpec, freeze_settings
+from bench.core.registry import TASKS
+from bench.core.spec import CellSpec, freeze_settings
+from bench.execute.runner import run_cells
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_one_real_packaged_cell_in_a_worker(store):
 def test_smollm2_converts_from_its_gguf_and_classifies():
     import torch
 
-    from bench.models import get_model
+    from bench.models.sources import get_model
 
     info = get_model("packaged:smollm2")
     assert info.kind == "decoder"

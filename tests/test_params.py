@@ -2,9 +2,10 @@
 
 import pytest
 
-from bench.cli import main, parse_setting
-from bench.errors import UnknownName
-from bench.params import count_on_meta
+from bench.cli.common import parse_setting
+from bench.cli.main import main
+from bench.core.errors import UnknownName
+from bench.plan.meta_model import count_on_meta
 
 # Parameter counts of the base models as their model cards / the transformers classes give them.
 PUBLISHED_TOTALS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.cell import failure_record, run_cell
-from bench.precision import RECIPES, get_recipe
-from bench.train import OPTIMIZERS, make_optimizer
+from bench.cell.run import failure_record, run_cell
+from bench.cell.train_loop import OPTIMIZERS, make_optimizer
+from bench.models.precision import RECIPES, get_recipe
 from tests.helpers import tiny_cell
 
 

@@ -25,7 +25,7 @@ def test_ci_runs_the_readme_test_command_literally():
 def test_library_noise_is_silenced():
     """What a newcomer sees: no warnings from bitsandbytes or transformers on our commands."""
     code = (
-        "import sys; from bench.cli import main; "
+        "import sys; from bench.cli.main import main; "
         "sys.exit(main(['params', '--model', 'llama-2-7b', '--method', 'qlora,lora', "
         "'--task-kind', 'generation']))"
     )

@@ -8,11 +8,11 @@ from collections import Counter
 import torch
 from torch import nn
 
-from bench.cell import run_cell
-from bench.data import encode, make_split
-from bench.models import get_model
-from bench.registry import TASKS
-from bench.train import LoopConfig, train_loop
+from bench.cell.run import run_cell
+from bench.cell.train_loop import LoopConfig, train_loop
+from bench.core.registry import TASKS
+from bench.data.splits import encode, make_split
+from bench.models.sources import get_model
 from tests.helpers import tiny_cell
 
 

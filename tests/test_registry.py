@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import pytest
 
-from bench.errors import UnknownName
-from bench.registry import METHODS, MODELS, TASKS, Registry
-from bench.suites import SUITES
+from bench.core.errors import UnknownName
+from bench.core.registry import METHODS, MODELS, TASKS, Registry
+from bench.plan.suites import SUITES
 
 
 def test_unknown_method_names_valid_ones_and_nearest():
@@ -44,8 +46,14 @@ def test_unknown_setting_lists_the_valid_ones():
     assert lora.resolve_settings(None)["r"] == 8
 
 
-def test_methods_suite_covers_every_registered_method():
-    from bench.suites import ALL_METHODS
+def test_methods_suite_covers_every_registered_method_in_the_declared_order():
+    import methods
+    from bench.plan.suites import all_methods
 
-    assert sorted(ALL_METHODS) == METHODS.names()
-    assert [m.name for m in SUITES.get("methods").methods] == list(ALL_METHODS)
+    names = [m.name for m in all_methods()]
+    builtin = [n for n, m in METHODS.items() if m.builtin]
+    assert sorted(names) == sorted(builtin)
+    assert [m.name for m in SUITES.get("methods").methods] == names
+    assert names[:3] == ["full", "freeze", "bitfit"]  # methods.__all__'s order, not A-Z
+    found = {p.stem for p in Path(methods.__file__).parent.glob("*.py")} - {"__init__"}
+    assert sorted(methods.__all__) == sorted(found)  # every method module is declared

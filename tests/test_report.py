@@ -1,7 +1,7 @@
-from bench.report import cells_frame, method_table, suite_report
-from bench.runner import run_cells
-from bench.spec import MethodChoice, SuiteSpec
-from bench.suites import expand
+from bench.core.spec import MethodChoice, SuiteSpec
+from bench.execute.runner import run_cells
+from bench.plan.suites import expand
+from bench.report.suite_page import cells_frame, method_table, suite_report
 
 SUITE = SuiteSpec(
     name="tiny",
@@ -43,7 +43,7 @@ def test_method_table_aggregates_over_seeds(store):
 
 
 def test_generation_report_compares_method_level_and_shows_forgetting_and_ewc(store):
-    from bench.spec import freeze_settings
+    from bench.core.spec import freeze_settings
 
     suite = SuiteSpec(
         name="tiny-sft",

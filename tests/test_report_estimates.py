@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.report_estimates import estimate_rows, estimate_section
-from bench.report_labels import method_label
-from bench.spec import CellSpec
+from bench.core.spec import CellSpec
+from bench.report.estimates import estimate_rows, estimate_section
+from bench.report.labels import method_label
 
 GIB = 2**30
 

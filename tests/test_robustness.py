@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.store import SCHEMA_VERSION, Store, owner_alive, process_owner
+from bench.store.cell_store import SCHEMA_VERSION, Store, owner_alive, process_owner
 from tests.conftest import TINY_BERT
 from tests.helpers import tiny_cell
 
@@ -27,8 +27,8 @@ PLUGIN = textwrap.dedent(
     f"""
     import os, time
     from pathlib import Path
-    from bench.models import register_config_model
-    from bench.registry import METHODS, register_method
+    from bench.models.sources import register_config_model
+    from bench.core.registry import METHODS, register_method
 
     register_config_model("plug-bert", {TINY_BERT!r})
     LOG = Path(os.environ["FTBENCH_TEST_LOG"])
@@ -169,7 +169,7 @@ def test_a_store_of_a_newer_schema_is_refused_untouched(tmp_path):
 
 
 def test_a_corrupted_store_is_refused_with_the_way_out(tmp_path):
-    from bench.cli import main
+    from bench.cli.main import main
 
     path = tmp_path / "s.sqlite"
     path.write_bytes(b"this is not a database" * 100)
@@ -184,7 +184,7 @@ def test_worker_watchdog_ends_an_orphan(tmp_path):
     code = textwrap.dedent(
         """
         import os, sys, time
-        from bench.runner import die_with_parent
+        from bench.execute.worker import die_with_parent
         die_with_parent(int(sys.argv[1]), 0.0)
         time.sleep(30)
         sys.exit(0)

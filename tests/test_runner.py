@@ -2,15 +2,20 @@
 
 import textwrap
 
-from bench.runner import _describe_exit, oom_kills, run_cells
+import pytest
+
+from bench.core.plugins import load_plugin_file
+from bench.core.registry import METHODS, MODELS
+from bench.execute.runner import run_cells
+from bench.execute.worker import _describe_exit, oom_kills
 from tests.conftest import TINY_BERT
 from tests.helpers import tiny_cell
 
 PLUGIN = textwrap.dedent(
     f"""
     import os, signal, time
-    from bench.models import register_config_model
-    from bench.registry import register_method
+    from bench.models.sources import register_config_model
+    from bench.core.registry import register_method
 
     register_config_model("plug-bert", {TINY_BERT!r})
 
@@ -29,9 +34,19 @@ PLUGIN = textwrap.dedent(
 )
 
 
-def test_failures_are_stored_and_the_suite_goes_on(tmp_path, store, capfd):
-    plugin = tmp_path / "plugin.py"
-    plugin.write_text(PLUGIN)
+@pytest.fixture
+def plugin(tmp_path):
+    """The plugin file, registered here too (as `--plugin` does), so cells carry its version."""
+    path = tmp_path / "plugin.py"
+    path.write_text(PLUGIN)
+    load_plugin_file(path)
+    yield path
+    for name in ("explode", "die", "hang"):
+        METHODS.remove(name)
+    MODELS.remove("plug-bert")
+
+
+def test_failures_are_stored_and_the_suite_goes_on(plugin, store, capfd, tmp_path):
     cells = [
         tiny_cell("explode", model="plug-bert"),
         tiny_cell("die", model="plug-bert"),
@@ -63,9 +78,7 @@ def test_a_worker_killed_by_the_oom_killer_is_host_oom():
     assert _describe_exit(1)[0] == "error"
 
 
-def test_a_hanging_cell_times_out(tmp_path, store):
-    plugin = tmp_path / "plugin.py"
-    plugin.write_text(PLUGIN)
+def test_a_hanging_cell_times_out(plugin, store):
     cell = tiny_cell("hang", model="plug-bert")
     summary = run_cells([cell], store, plugins=[str(plugin)], timeout_s=10)
     assert [s for _, s in summary.ran] == ["timeout"]

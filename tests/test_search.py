@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.cli import main
-from bench.search import choose, config_key, final_cells, trial_cells
-from bench.store import Store
+from bench.cli.main import main
+from bench.search.grid import choose, config_key, final_cells, trial_cells
+from bench.store.cell_store import Store
 from tests.helpers import tiny_cell
 
 
@@ -61,7 +61,7 @@ def test_a_search_run_never_scores_trials_on_test_and_runs_finals_at_the_choice(
 def test_relative_rates_scale_each_methods_own_rate_and_bad_lists_are_refused():
     import pytest
 
-    from bench.search import parse_rates
+    from bench.search.grid import parse_rates
 
     assert parse_rates("x3,x0.3,x1") == ([0.3, 1.0, 3.0], True)
     assert parse_rates("1e-3,1e-4") == ([1e-4, 1e-3], False)
@@ -79,7 +79,7 @@ def _scaled(lr: float, factor: float) -> float:
 
 
 def test_lr_sets_every_methods_rate_and_the_regime_flags_reach_the_cells(tmp_path, capsys):
-    from bench.suites import SUITES, expand
+    from bench.plan.suites import SUITES, expand
 
     cells = expand(SUITES.get("fair"), lr=2e-3)
     assert {c.lr for c in cells} == {2e-3} and len({c.method for c in cells}) == 4
@@ -92,13 +92,13 @@ def test_lr_sets_every_methods_rate_and_the_regime_flags_reach_the_cells(tmp_pat
 
 
 def test_the_key_setting_is_searched_with_the_rate_and_a_budget_thins_the_grid(tmp_path):
-    from bench.search_space import KEY_SETTINGS, key_setting
-    from bench.suites import METHODS
-
-    for method, (name, values) in KEY_SETTINGS.items():  # every key is a real setting
-        assert name in METHODS.get(method).defaults, method
-        assert METHODS.get(method).defaults[name] in values, method  # the default is tried
-    assert key_setting("full") is None
+    from bench.core.registry import METHODS
+    for method, info in METHODS.items():  # every declared key is a real setting
+        if info.search is not None:
+            name, values = info.search
+            assert name in info.defaults, method
+            assert info.defaults[name] in values, method  # the default is tried
+    assert METHODS.get("full").search is None
     cells = [tiny_cell("lora", seed=s) for s in range(2)] + [tiny_cell("full")]
     trials = trial_cells(cells, [1e-4, 1e-3], seeds=1, with_key=True)
     lora = [t for t in trials if t.method == "lora"]

@@ -1,4 +1,4 @@
-from bench.spec import CellSpec, canonical_json, freeze_settings
+from bench.core.spec import CellSpec, canonical_json, freeze_settings
 
 SPEC = CellSpec(
     model="minilm",

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from bench.runner import run_cells
-from bench.store import Store
+from bench.execute.runner import run_cells
+from bench.store.cell_store import Store
 from tests.helpers import tiny_cell
 
 
@@ -121,7 +121,7 @@ def test_reading_a_store_leaves_its_file_as_it_was(tmp_path):
     import hashlib
     import sqlite3
 
-    from bench.store import Store
+    from bench.store.cell_store import Store
     from tests.helpers import tiny_cell
 
     path = tmp_path / "s.sqlite"

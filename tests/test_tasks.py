@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.data import make_split
-from bench.registry import TASKS
+from bench.core.registry import TASKS
+from bench.data.splits import make_split
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_packaged_task_sizes_labels_and_split(name):
 
 
 def test_per_class_recall_names_every_class():
-    from bench.metrics import compute_metrics, per_class_recall
+    from bench.evaluate.metrics import compute_metrics, per_class_recall
 
     assert per_class_recall([0, 0, 1, 1], [0, 1, 1, 1], ("ham", "spam")) == {
         "ham": 0.5,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.data import Encoded, encode
-from bench.models import byte_tokenizer
-from bench.token_cache import cached_encoding, tokenizer_fingerprint
+from bench.data.splits import Encoded, encode
+from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
+from bench.models.sources import byte_tokenizer
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-from bench.cell import run_cell
+from bench.cell.run import run_cell
 from bench.meters.energy import RAPL
 from tests.helpers import tiny_cell
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.search import choose
-from bench.store import Store
+from bench.search.grid import choose
+from bench.store.cell_store import Store
 from tests.helpers import tiny_cell
 
 
@@ -14,7 +14,7 @@ from tests.helpers import tiny_cell
 def test_asha_stores_every_trial_prunes_on_validation_and_reads_back_on_a_rerun(tmp_path):
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
-    from bench.tune_search import asha_search
+    from bench.search.asha import asha_search
 
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

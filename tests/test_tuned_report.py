@@ -7,11 +7,11 @@ import dataclasses
 
 import numpy as np
 
-from bench.search import choose, final_cells, trial_cells
-from bench.spec import CellSpec, MethodChoice, SuiteSpec
-from bench.store import Store
-from bench.suites import expand
-from bench.tuned_report import find, tuned_report
+from bench.core.spec import CellSpec, MethodChoice, SuiteSpec
+from bench.plan.suites import expand
+from bench.report.tuned_page import find, tuned_report
+from bench.search.grid import choose, final_cells, trial_cells
+from bench.store.cell_store import Store
 from tests.test_compare import _record
 
 SUITE = SuiteSpec(

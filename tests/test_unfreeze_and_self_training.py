@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.cell import run_cell
-from bench.data import Encoded, encode, make_split
-from bench.models import get_model
-from bench.registry import TASKS
-from bench.self_training import select_pseudo_labels, with_pseudo_labels
-from bench.train import LoopConfig, train_loop
-from bench.unfreeze import ProgressiveUnfreezing, block_index, unfreezing_stages
-from bench.validate import check_cells
+from bench.cell.run import run_cell
+from bench.cell.train_loop import LoopConfig, train_loop
+from bench.core.registry import TASKS
+from bench.data.splits import Encoded, encode, make_split
+from bench.models.sources import get_model
+from bench.plan.validate import check_cells
+from bench.regimes.self_training import select_pseudo_labels, with_pseudo_labels
+from bench.regimes.unfreeze import ProgressiveUnfreezing, block_index, unfreezing_stages
 from tests.helpers import tiny_cell
 
 

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 import torch
 
-from bench.cli import main
-from bench.validate import check_setting
+from bench.cli.main import main
+from bench.plan.validate import check_setting
 
 DRY = ["run", "--models", "tiny-bert", "--tasks", "synthetic_rule", "--dry-run"]
 
@@ -53,8 +53,22 @@ def test_good_settings_pass():
     check_setting("lora", "r", 16)
     check_setting("lora", "targets", "all-linear")
     check_setting("lora", "targets", ("q", "v"))
-    check_setting("sparse", "fraction", None)
+    check_setting("freeze", "fraction", None)  # freeze's fraction is optional (layers instead)
     check_setting("sparse", "selection", "fisher")
+
+
+def test_each_method_declares_a_rule_for_every_setting_and_its_own_rules_apply():
+    from bench.core.registry import METHODS
+
+    for name, info in METHODS.items():
+        if info.builtin:
+            assert set(info.defaults) <= set(info.rules), name
+            for setting, value in info.defaults.items():
+                check_setting(name, setting, value)  # every default passes its own rule
+    with pytest.raises(ValueError, match="sparse: setting fraction=None must be a number"):
+        check_setting("sparse", "fraction", None)  # sparse needs a fraction; freeze does not
+    with pytest.raises(ValueError, match="one of relu, gelu, swish"):
+        check_setting("houlsby", "activation", "tanh")  # refused before it trains
 
 
 def test_a_negative_margin_is_refused(capsys):
@@ -75,7 +89,7 @@ def test_a_run_with_failed_cells_exits_1_with_their_table(tmp_path, capsys):
     plugin.write_text(
         textwrap.dedent(
             """
-            from bench.registry import register_method
+            from bench.core.registry import register_method
 
             @register_method("explode-exit", family="test", lr=1e-3)
             def explode(model, settings, ctx):
@@ -106,7 +120,7 @@ def test_a_run_with_failed_cells_exits_1_with_their_table(tmp_path, capsys):
     try:
         assert main(args) == 1
     finally:
-        from bench.registry import METHODS
+        from bench.core.registry import METHODS
 
         METHODS._entries.pop("explode-exit", None)
     err = " ".join(capsys.readouterr().err.split())

@@ -1,0 +1,1 @@
+"""One cell: load, apply the method, train, evaluate, measure."""

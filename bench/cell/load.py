@@ -1,0 +1,153 @@
+"""A cell's second step: build the model on its device, encode the splits, apply the method,
+and record what was loaded (parameters, dtypes, attention, seconds)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from bench.cell.setup import CellSetup
+from bench.cell.train_loop import LoopConfig, plan_batches, plan_steps
+from bench.core.method_api import MethodContext
+from bench.core.registry import split_common
+from bench.data.splits import Encoded, Part, collate, encode, to_device
+from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
+from bench.evaluate.generation import encode_sft
+from bench.evaluate.metrics import LOWER_IS_BETTER
+from bench.meters.param_counts import count_parameters
+from bench.models.precision import dtype_census, keep_added_fp32
+from bench.models.sources import enable_gradient_checkpointing, head_module_names
+
+
+@dataclass
+class LoadedCell:
+    """The model with its method applied, its tokenizer and encoded parts, the loop's
+    configuration and the method's context; `record` is the cell record's load section."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    heads: list[str]
+    pad_id: int
+    train: Encoded
+    validation: Encoded
+    test: Encoded
+    cfg: LoopConfig
+    ctx: MethodContext
+    common: dict[str, Any]  # the settings every method takes (EWC's)
+    params: dict[str, Any]
+    dtypes: dict[str, Any]
+    record: dict[str, Any]
+
+
+def load_and_apply(setup: CellSetup) -> LoadedCell:
+    """Load the model where the recipe says, encode the split, apply the method on the device."""
+    spec, task, device = setup.spec, setup.task, setup.device
+    target = setup.load_target()
+    load_start = time.perf_counter()
+    model, tokenizer = setup.model_info.load(task.kind, setup.num_labels, target)
+    if task.kind == "regression":
+        model.config.problem_type = "regression"
+    base_ids = {id(p) for p in model.parameters()}
+    heads = head_module_names(model)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train, validation, test = _encode_parts(setup, tokenizer)
+    cfg = dataclasses.replace(
+        LoopConfig.from_spec(spec),
+        select_metric=f"val_{task.metric}",
+        select_higher=task.metric not in LOWER_IS_BETTER,
+    )
+    batches = plan_batches(len(train), cfg)
+    ctx = MethodContext(
+        model_kind=setup.model_info.kind,
+        task_kind=task.kind,
+        head_names=heads,
+        seed=spec.seed,
+        total_steps=len(plan_steps(len(train), cfg)),
+        device=str(device),
+        calibration_batches=lambda n: [
+            to_device(collate(train, b, pad_id), device) for b in batches[:n]
+        ],
+    )
+    own_settings, common = split_common(setup.settings)
+    model = setup.method.apply(model, own_settings, ctx)  # on the device: SVDs, scoring there
+    if setup.recipe.added_fp32:
+        keep_added_fp32(model, base_ids, heads, setup.recipe.weights)
+    if spec.grad_checkpointing:
+        enable_gradient_checkpointing(model)
+    move_rest(model, device)
+    params, dtypes = count_parameters(model, heads), dtype_census(model)
+    record = {
+        "seconds": time.perf_counter() - load_start,
+        "device": str(target.device),
+        "dtype": str(target.dtype).removeprefix("torch."),
+        "quantized_at": ctx.info.get("quantized_at"),
+        "attention": getattr(getattr(model, "config", None), "_attn_implementation", None),
+        "compile": spec.compile,
+    }
+    return LoadedCell(
+        model,
+        tokenizer,
+        heads,
+        pad_id,
+        train,
+        validation,
+        test,
+        cfg,
+        ctx,
+        common,
+        params,
+        dtypes,
+        record,
+    )
+
+
+def move_rest(model: torch.nn.Module, device: torch.device) -> None:
+    """Move whatever is not yet on `device` (a method's new layers); a model already there,
+    such as one quantised at load, is left alone (transformers refuses to move those)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if any(t.device != device for t in tensors if t.device.type != "meta"):
+        model.to(device)
+
+
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile with the backend FTBENCH_COMPILE_BACKEND names (inductor by default;
+    tests use `eager` where no C++ compiler is at hand)."""
+    return torch.compile(model, backend=os.environ.get("FTBENCH_COMPILE_BACKEND", "inductor"))
+
+
+def _encode_parts(setup: CellSetup, tokenizer: Any) -> tuple[Encoded, Encoded, Encoded]:
+    """Train / validation / test encodings, from the on-disk cache when the key matches."""
+    spec, kind, split = setup.spec, setup.task.kind, setup.split
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    out = []
+    for name in ("train", "validation", "test"):
+        part: Part = getattr(split, name)
+        key = {
+            "tokenizer": fingerprint,
+            "split": split.hash,
+            "part": name,
+            "kind": kind,
+            "max_length": spec.max_length,
+        }
+
+        def build(part: Part = part) -> Encoded:
+            if kind == "generation":
+                return encode_sft(
+                    tokenizer, part.texts, part.responses, part.labels, spec.max_length
+                )
+            return encode(
+                tokenizer,
+                part.texts,
+                part.labels,
+                spec.max_length,
+                texts_b=part.texts_b,
+                regression=kind == "regression",
+            )
+
+        out.append(cached_encoding(key, build))
+    return out[0], out[1], out[2]

@@ -1,0 +1,124 @@
+"""Run one cell in the current process, as a short composition of steps: resolve, load and
+apply the method, compose the regimes, train inside the meters, evaluate, record."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from bench.cell.environment import environment
+from bench.cell.load import LoadedCell, compiled, load_and_apply
+from bench.cell.record import Evaluated, Measured, cell_record
+from bench.cell.regimes import Regimes, compose
+from bench.cell.scorer import Scorer
+from bench.cell.setup import CellSetup, resolve
+from bench.cell.train_loop import LoopResult, train_loop
+from bench.core.errors import Unsupported
+from bench.core.oom import is_device_oom, is_host_oom
+from bench.core.spec import CellSpec
+from bench.core.status import Status
+from bench.data.splits import Encoded
+from bench.meters.energy import EnergyMeter
+from bench.meters.flops import training_flops_per_token
+from bench.meters.memory import PeakMemory
+from bench.models.precision import enable_tf32
+
+ProgressFn = Callable[[int, int, float], None]
+
+
+def run_cell(
+    spec: CellSpec,
+    on_step: ProgressFn | None = None,
+    on_evaluate: Callable[[dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate one cell; returns the result record (status ok) or raises."""
+    wall_start = time.perf_counter()
+    setup = resolve(spec)
+    memory = PeakMemory(setup.device).start("load")
+    torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
+    tf32 = enable_tf32(setup.device)
+    loaded = load_and_apply(setup)
+    regimes = compose(setup, loaded)
+    scorer = Scorer(setup, loaded, on_evaluate)
+    fit = _trainer(setup, loaded, regimes, scorer, on_step)
+
+    memory.boundary("train")
+    energy = EnergyMeter(setup.device).start()
+    teacher = fit(loaded.train)
+    loop, self_trained, steps = regimes.self_train(setup, loaded, teacher, fit, scorer.validation)
+    speed = loop.timer.summary()
+    mean_length = speed.get("padded_tokens_total", 0) / max(loop.samples_seen, 1)
+    flops = training_flops_per_token(loaded.model, max(1, round(mean_length)))
+    energy_out = energy.stop(steps=steps, tokens=speed.get("tokens_total"))
+
+    memory.boundary("evaluate")
+    forgot = regimes.probe.finish()
+    loop.curve.append({"step": len(loop.losses), **scorer.validation()})
+    evaluated = Evaluated(*scorer.final())
+    measured = Measured(memory.stop(), speed, flops, energy_out, tf32)
+    wall_s = time.perf_counter() - wall_start
+    record = cell_record(
+        setup,
+        loaded,
+        regimes,
+        loop,
+        self_trained,
+        measured,
+        evaluated,
+        forgot,
+        wall_s,
+        environment(setup.device),
+    )
+    return record.to_dict()
+
+
+def _trainer(
+    setup: CellSetup,
+    loaded: LoadedCell,
+    regimes: Regimes,
+    scorer: Scorer,
+    on_step: ProgressFn | None,
+) -> Callable[[Encoded], LoopResult]:
+    """The cell's training loop over some data, with its regimes (a student trains twice)."""
+    trained = compiled(loaded.model) if setup.spec.compile else loaded.model
+
+    def fit(data: Encoded) -> LoopResult:
+        return train_loop(
+            trained,
+            data,
+            setup.device,
+            loaded.pad_id,
+            loaded.cfg,
+            on_step=on_step,
+            step_hooks=loaded.ctx.step_hooks,
+            evaluate=scorer.validation,
+            regularizer=regimes.regularizer,
+            unfreeze=regimes.unfreeze,
+        )
+
+    return fit
+
+
+def failure_record(exc: BaseException) -> dict[str, Any]:
+    """Map an exception to a stored status: unsupported, oom (the device's, whatever exception
+    carries it, with the allocator's peak), host_oom, or error; with the traceback."""
+    record: dict[str, Any] = {}
+    if isinstance(exc, Unsupported):
+        status = Status.UNSUPPORTED
+    elif is_device_oom(exc):
+        status = Status.OOM
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            record["memory"] = {
+                "torch_max_allocated_bytes": torch.cuda.max_memory_allocated(),
+                "torch_max_reserved_bytes": torch.cuda.max_memory_reserved(),
+            }
+    elif is_host_oom(exc):
+        status = Status.HOST_OOM
+    else:
+        status = Status.ERROR
+    text = "".join(traceback.format_exception(exc)).strip()
+    return {"status": status, "error": f"{type(exc).__name__}: {exc}", "traceback": text, **record}

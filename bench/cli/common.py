@@ -1,0 +1,102 @@
+"""What the commands share: option groups, the device, the command line, `KEY=VALUE`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from bench.store.cell_store import DEFAULT_STORE, Store
+
+
+def csv_list(text: str | None) -> tuple[str, ...] | None:
+    """'a, b,,c' -> ('a', 'b', 'c'); None or '' -> None."""
+    names = tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+    return names or None
+
+
+def resolve_device(name: str) -> str:
+    """auto -> cuda when torch sees a GPU, else cpu; cpu and cuda[:N] as given."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device {name!r} is not one of: auto, cpu, cuda, cuda:N")
+    return name
+
+
+def command_line() -> str:
+    return "python run_all.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """'r=16' -> ('r', 16); 'targets=q,v' -> ('targets', ('q', 'v')); JSON literals allowed."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"setting {text!r} is not of the form KEY=VALUE")
+    if value in ("None", "none"):
+        return key.strip(), None
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), tuple(v.strip() for v in value.split(",")) if "," in value else value
+
+
+def add_store_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
+    parser.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite store path")
+    if out:
+        parser.add_argument(
+            "--out",
+            default=None,
+            help="folder for markdown reports and plots (default: reports/ beside the store, "
+            "e.g. results/reports/)",
+        )
+
+
+def add_plugin_option(parser: argparse.ArgumentParser, what: str = "methods or tasks") -> None:
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        help=f"a Python file that registers {what} (repeatable)",
+    )
+
+
+def add_setting_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """Options that `run` and `estimate` share, with the same names (`run` leaves them unset
+    so that the suite's budget stands)."""
+    from bench.cell.train_loop import OPTIMIZERS
+    from bench.models.precision import RECIPES
+
+    def default(value: object) -> object:
+        return value if defaults else None
+
+    parser.add_argument(
+        "--precision", choices=list(RECIPES), default=default("bf16"), help="precision recipe"
+    )
+    parser.add_argument("--batch-size", type=int, default=default(4), help="sequences per step")
+    parser.add_argument(
+        "--max-length", type=int, default=default(512), help="tokens per sequence (the cap)"
+    )
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=default("adamw"), help="optimizer"
+    )
+    parser.add_argument(
+        "--grad-checkpointing",
+        action="store_true",
+        default=None if not defaults else False,
+        help="activation checkpointing of every block",
+    )
+
+
+def open_existing(path: str) -> Store:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no store at {path}: run `python run_all.py run` first")
+    return Store(path)

@@ -1,0 +1,118 @@
+"""`python run_all.py estimate`: one cell's predicted peak, or a GPU profile's whole plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+
+from bench.cli.common import (
+    add_plugin_option,
+    add_recipe_options,
+    add_setting_option,
+    parse_setting,
+)
+from bench.cli.plan_tables import estimate_json, plan_frame, plan_summary
+from bench.core.plugins import load_plugin_file
+from bench.core.registry import METHODS
+from bench.hardware.gpus import get_gpu
+from bench.plan.estimate import Estimate, estimate
+from bench.plan.gpu_suites import profile_suites
+from bench.plan.meta_model import config_name
+from bench.plan.placement import GIB, cells_for_cards, place
+from bench.plan.planner import plan, task_shape, verdict_for
+from bench.plan.selection import Selection
+
+
+def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
+    kind, labels = task_shape(args.task) if args.task else (None, args.labels)
+    return estimate(
+        config_name(args.model),
+        METHODS.canonical(args.method),
+        settings,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        optimizer=args.optimizer,
+        grad_checkpointing=args.grad_checkpointing,
+        task_kind=kind,
+        num_labels=labels,
+    )
+
+
+def _print_one(est: Estimate, verdict: str | None, gpu: str | None) -> None:
+    print(
+        f"{est.model} / {est.method} / {est.precision} / {est.optimizer}"
+        f"{' / grad-ckpt' if est.grad_checkpointing else ''}: batch {est.batch_size} x "
+        f"{est.max_length} tokens ({est.task_kind})"
+    )
+    for name, value in est.components.items():
+        print(f"  {name:<28} {value / GIB:8.2f} GiB")
+    print(
+        f"  {'peak allocated':<28} {est.peak_allocated_bytes / GIB:8.2f} GiB"
+        "  (torch.cuda.max_memory_allocated of the training step)"
+    )
+    print(
+        f"  {'peak on the device (NVML)':<28} {est.peak_device_bytes / GIB:8.2f} GiB"
+        "  (+ CUDA context and allocator cache)"
+    )
+    print(
+        f"  trainable {est.trainable_params:,} of {est.total_params:,} parameters; "
+        f"estimated in {est.seconds:.1f} s"
+    )
+    for part, how in est.basis.items():
+        print(f"  basis: {part}: {how}")
+    if verdict is not None:
+        print(f"  verdict on {gpu}: {verdict}")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    est = sub.add_parser(
+        "estimate",
+        help="predicted peak memory of a cell's training step, or of a GPU profile's matrix",
+    )
+    est.add_argument("--model", help="a shipped config name, config:NAME, minilm, ...")
+    est.add_argument("--method", help="method name")
+    add_setting_option(est, "a method setting (repeatable)")
+    add_recipe_options(est, defaults=True)
+    est.add_argument("--task", help="a task (its kind and labels); default: the model's kind")
+    est.add_argument("--labels", type=int, default=2, help="classes of a classification head")
+    est.add_argument(
+        "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
+    )
+    est.add_argument("--json", action="store_true", help="print JSON")
+    add_plugin_option(est, "methods")
+
+
+def cmd_estimate(args: argparse.Namespace, console: Console, command: str) -> int:
+    """One cell (--model and --method), or the plan of a profile (--gpu alone)."""
+    for path in args.plugin:
+        load_plugin_file(path)
+    settings = dict(parse_setting(t) for t in args.set)
+    if args.model or args.method:
+        if not (args.model and args.method):
+            raise ValueError("estimate needs both --model and --method (or --gpu alone)")
+        est = _one_cell(args, settings)
+        profile = get_gpu(args.gpu) if args.gpu else None
+        verdict = verdict_for(est, profile) if profile else None
+        if args.json:
+            print(json.dumps({**est.to_dict(), "verdict": verdict}, indent=1))
+        else:
+            _print_one(est, verdict, profile.title if profile else None)
+        return 0
+    if not args.gpu:
+        raise ValueError("estimate needs --model and --method, or --gpu NAME for its matrix")
+    placement = place(args.gpu, emulate=False, dry_run=True, detected=[])
+    cells = cells_for_cards(profile_suites(placement.profile), placement, Selection())
+    started = time.perf_counter()
+    planned = plan(cells, placement.profile, plugins=args.plugin)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(estimate_json(planned))
+        return 0
+    print(plan_frame(planned, {}).to_markdown(index=False, disable_numparse=True))
+    console.print(plan_summary(planned, placement, seconds))
+    return 0

@@ -1,0 +1,91 @@
+"""`report`: regenerate every suite's pages (and the tuned pages, the claims) from the store."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.cli.common import add_store_options
+from bench.core.spec import CellSpec, SuiteSpec
+from bench.plan.suites import SUITES, expand
+from bench.store.cell_store import Store
+
+StoredPlacement = tuple[str, str | None, str | None, bool]  # device, GPU profile, card, emulated
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="regenerate the markdown reports from the store")
+    report.add_argument("--suite", help="one suite (default: every suite with stored cells)")
+    report.add_argument("--device", default=None, help="device the cells ran on (default: any)")
+    add_store_options(report)
+
+
+def suite_placements(
+    store: Store, names: list[str], device: str | None = None
+) -> Iterator[tuple[SuiteSpec, StoredPlacement, list[CellSpec]]]:
+    """Each named suite at every place its stored cells ran (the device, and for GPU plans the
+    profile and the card; only `device` when given), with the cells it expands to there."""
+    from bench.plan.gpu_suites import GPU_SUITES
+
+    placements: list[StoredPlacement] = sorted(
+        {
+            (r["spec"].device, r["spec"].gpu, r["spec"].card, r["spec"].emulate)
+            for r in store.cells()
+            if device is None or r["device"] == device
+        },
+        key=str,
+    )
+    for name in names:
+        suite = SUITES.get(name)
+        for place in placements:
+            on, gpu, card, emulate = place
+            if name in GPU_SUITES and not gpu:
+                continue  # their CPU twins are other suites' cells (methods, tasks)
+            yield suite, place, expand(suite, on, gpu=gpu, card=card, emulate=emulate)
+
+
+def suite_cell_ids(store: Store, names: list[str]) -> dict[str, list[str]]:
+    """Each suite's cell ids at every placement the store holds."""
+    out: dict[str, list[str]] = {SUITES.get(name).name: [] for name in names}
+    for suite, _, cells in suite_placements(store, names):
+        out[suite.name] += [c.cell_id for c in cells]
+    return out
+
+
+def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
+    from bench.cli.gpu import report_stem
+    from bench.report.suite_page import claims_report, suite_report, write_report
+    from bench.report.tuned_page import tuned_report
+
+    if not Path(args.store).exists():
+        console.print(f"[red]no store at {args.store}[/red]: run `python run_all.py run` first")
+        return 2
+    names = [args.suite] if args.suite else SUITES.names()
+    with Store(args.store) as store:
+        written = 0
+        for suite, (device, gpu, card, emulate), cells in suite_placements(
+            store, names, args.device
+        ):
+            if not store.cells([c.cell_id for c in cells]) and not args.suite:
+                continue
+            if gpu:
+                stem = report_stem(suite.name, card, emulate, gpu)
+            else:
+                stem = suite.name if device == "cpu" else f"{suite.name}-{device.replace(':', '')}"
+            text = suite_report(suite, cells, store, command, plots=(Path(args.out), stem))
+            path = write_report(text, args.out, stem)
+            console.print(f"wrote {path}")
+            written += 1
+            if device == "cpu" and not gpu:
+                tuned = tuned_report(store, suite, command, plot=(Path(args.out), stem))
+                if tuned is not None:
+                    console.print(f"wrote {write_report(tuned, args.out, f'{stem}-tuned')}")
+        if written:
+            path = write_report(claims_report(store, command), args.out, "claims")
+            console.print(f"wrote {path}")
+    if not written:
+        console.print("no suite has stored cells in this store")
+    return 0

@@ -1,0 +1,150 @@
+"""`run` (the default command): a suite's cells, or with --gpu a profile's plan, through the
+one pipeline; --search-lr chooses the rates first."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+
+from bench.cli import run_options
+from bench.cli.common import csv_list, parse_setting, resolve_device
+from bench.cli.pipeline import Page, RunPlan, execute
+from bench.cli.search import SearchOptions
+from bench.core.messages import LoggedConsole
+from bench.core.plugins import load_plugin_file
+from bench.execute.options import ExecutionOptions
+from bench.plan.selection import Selection
+from bench.plan.suites import SUITES
+from bench.plan.validate import check_at_least, check_cells, check_device
+from bench.store.cell_store import Store
+
+# run's budget options: the CellSpec field each sets (unset: the suite's value stands)
+BUDGET_OPTIONS = (
+    "balance",
+    "train_size",
+    "max_new_tokens",
+    "precision",
+    "batch_size",
+    "max_length",
+    "optimizer",
+    "grad_checkpointing",
+    "compile",
+    "grad_accumulation",
+    "eval_every",
+    "early_stopping",
+    "shots",
+    "max_steps",
+    "unfreeze_every",
+    "self_training",
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
+    run_options.add_selection(run)
+    run_options.add_budget(run)
+    run_options.add_search(run)
+    run_options.add_execution(run)
+
+
+def selection_from(args: argparse.Namespace) -> Selection:
+    check_at_least("--seeds", args.seeds, 1)
+    budget = {k: getattr(args, k) for k in BUDGET_OPTIONS if getattr(args, k) is not None}
+    return Selection(
+        methods=csv_list(args.methods),
+        tasks=csv_list(args.tasks),
+        models=csv_list(args.models),
+        seeds=args.seeds,
+        budget=budget,
+        settings=dict(parse_setting(t) for t in args.set),
+        lr=args.lr,
+    )
+
+
+def execution_from(args: argparse.Namespace, command: str) -> ExecutionOptions:
+    check_at_least("--timeout", args.timeout, 0, strict=True)
+    return ExecutionOptions(
+        plugins=tuple(args.plugin),
+        timeout_s=args.timeout,
+        in_process=args.in_process,
+        executor=args.executor,
+        address=args.address,
+        gpus=csv_list(args.gpus),
+        workers=args.workers,
+        command=command,
+    )
+
+
+def cmd_run(args: argparse.Namespace, console: LoggedConsole, command: str) -> int:
+    for path in args.plugin:
+        load_plugin_file(path)
+    selection, execution = selection_from(args), execution_from(args, command)
+    if args.gpu:
+        plan = _gpu_plan(args, selection, execution, console)
+    else:
+        plan = _suite_plan(args, selection, execution, console)
+    if plan is None:  # a dry run: the plan was printed
+        return 0
+    return execute(plan, execution, args.store, args.out, console)
+
+
+def _gpu_plan(
+    args: argparse.Namespace,
+    selection: Selection,
+    execution: ExecutionOptions,
+    console: LoggedConsole,
+) -> RunPlan | None:
+    from bench.cli import gpu
+
+    if args.search_lr:
+        raise ValueError("--search-lr runs on a suite (--device cuda), not yet with --gpu")
+    placement, suites, cells = gpu.placed_cells(
+        args.gpu, args.emulate, args.dry_run, args.suite, selection
+    )  # NoGpu (exit 2) on a real run without one
+    if placement.warning:
+        console.print(f"[yellow]warning:[/yellow] {escape(placement.warning)}")
+    return gpu.gpu_plan(
+        placement,
+        suites,
+        cells,
+        force=args.force,
+        plugins=execution.plugins,
+        store_path=args.store,
+        dry_run=args.dry_run,
+        console=console,
+    )
+
+
+def _suite_plan(
+    args: argparse.Namespace,
+    selection: Selection,
+    execution: ExecutionOptions,
+    console: LoggedConsole,
+) -> RunPlan | None:
+    if args.emulate or args.force:
+        raise ValueError("--emulate and --force go with --gpu NAME")
+    suite = SUITES.get(args.suite or "default")
+    device = resolve_device(args.device)
+    if not args.dry_run:
+        check_device(device)
+    cells = selection.expand(suite, device)
+    check_cells(cells)
+    if args.dry_run:
+        with Store(args.store) as store:
+            for spec in cells:
+                print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
+        return None
+    if (args.search_key or args.search_budget) and not args.search_lr:
+        raise ValueError("--search-key and --search-budget go with --search-lr RATES")
+    narrowed = selection.narrows
+    if args.search_lr:
+        from bench.cli.search import search
+
+        options = SearchOptions(
+            args.search_lr, args.search_seeds, args.search_key, args.search_budget
+        )
+        cells = search(cells, options, execution, device, args.store, args.out, console)
+        narrowed = True
+    console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
+    return RunPlan(cells, device, [Page(suite, cells, None if narrowed else suite.name)])

@@ -1,0 +1,1 @@
+"""The contracts and vocabularies every layer shares: specs, registries, errors, messages."""

@@ -1,0 +1,1 @@
+"""Data: packaged assets, splits and encodings, token caches, general text."""

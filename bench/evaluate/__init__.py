@@ -1,0 +1,1 @@
+"""Scoring a trained model: task metrics, predictions, generation."""

@@ -1,0 +1,1 @@
+"""Running cells: the runner, worker processes and executors (local slots, Ray)."""

@@ -1,0 +1,1 @@
+"""The hardware a plan targets: GPU profiles (memory, peaks, bandwidth, power), detection."""

@@ -1,0 +1,1 @@
+"""Model sources, loading on a device in a dtype, quantisation, precision recipes, peft glue."""

@@ -1,0 +1,1 @@
+"""What to run: suites, GPU profiles, memory estimates, plans, validation before training."""

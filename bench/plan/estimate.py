@@ -1,0 +1,401 @@
+"""Predicted peak memory of a cell's training step, before anything runs, on any machine.
+
+One real training step (forward, backward, optimizer step) of the real architecture runs on
+meta tensors (fake CPU tensors for autocast recipes; shapes and dtypes, no memory), while
+bench.plan.live_bytes sums the bytes of live storages. SDPA goes through the flash kernel
+(`flash_attention`), which like CUDA's flash / memory-efficient kernels saves no attention
+matrix.
+Analytic, and labelled so: 4-bit / 8-bit bitsandbytes weights (their packed bytes and one
+dequantised weight in flight), 8-bit optimizer states, the CUDA context and the allocator's
+cache (leads to calibrate on a GPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from bench.cell.train_loop import OPTIMIZERS
+from bench.core.errors import Unsupported
+from bench.core.registry import METHODS
+from bench.hardware.gpus import CUDA_CONTEXT_BYTES
+from bench.models.precision import get_recipe, keep_added_fp32
+from bench.models.sources import enable_gradient_checkpointing
+from bench.plan.live_bytes import LiveBytes
+
+# Leads, not measurements: to be calibrated against NVML on a GPU (the measured-GPU issue).
+ALLOCATOR_CACHE_FRACTION = 0.05  # reserved beyond allocated at the peak (fragmentation)
+BNB_MIN_8BIT_SIZE = 4096  # bitsandbytes keeps smaller tensors' optimizer states in 32 bits
+BNB_BLOCK = 256  # 8-bit optimizer: one fp32 absmax per block of 256 values
+
+
+@dataclass
+class Estimate:
+    """The predicted peak of one training step and what it is made of, in bytes."""
+
+    model: str
+    method: str
+    settings: dict[str, Any]
+    precision: str
+    optimizer: str
+    grad_checkpointing: bool
+    batch_size: int
+    max_length: int
+    task_kind: str
+    peak_allocated_bytes: int  # what torch.cuda.max_memory_allocated would show
+    peak_device_bytes: int  # what NVML would show: context and allocator cache included
+    components: dict[str, int]
+    activations_saved_bytes: int  # live at the end of the forward pass, beyond the weights
+    trainable_params: int
+    total_params: int
+    basis: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ScalarAnswers(TorchDispatchMode):
+    """Answers a Python scalar read from a tensor (`.item()`, `if tensor:`), which neither meta
+    nor fake tensors can: 0 for numbers, `truth` for booleans. peft's LoHa / LoKr test
+    `torch.rand(1) > module_dropout` (True: the adapter path runs, as it does at dropout 0),
+    VB-LoRA tests its logits for infinities (False), BOFT draws a random index (0)."""
+
+    SCALAR_OPS = ("aten._local_scalar_dense.default", "aten.is_nonzero.default")
+
+    def __init__(self, truth: bool = True) -> None:
+        super().__init__()
+        self.truth = truth
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        from torch._subclasses.fake_tensor import DataDependentOutputException
+
+        try:
+            return func(*args, **(kwargs or {}))
+        except (DataDependentOutputException, NotImplementedError, RuntimeError):
+            if str(func) not in self.SCALAR_OPS:
+                raise
+            dtype = args[0].dtype
+            if dtype == torch.bool:
+                return self.truth
+            return 0.0 if dtype.is_floating_point else 0
+
+
+@contextlib.contextmanager
+def flash_attention() -> Iterator[None]:
+    """SDPA through the flash kernel, which keeps no attention matrix, as CUDA's flash and
+    memory-efficient kernels do not: on the meta device SDPA would decompose into the math
+    path (softmax kept for backward), which overstates LoRA's activations by a third."""
+    original = F.scaled_dot_product_attention
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+    def sdpa(
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,  # the flash op takes fewer key / value heads as they are
+    ) -> torch.Tensor:
+        return flash(query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)[0]
+
+    F.scaled_dot_product_attention = sdpa
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = original
+
+
+def _fake_copy(model: nn.Module) -> None:
+    """Replace every parameter and buffer (built on the meta device) by a fake CPU tensor;
+    tied parameters (GPT-2's embedding and LM head) stay one tensor."""
+    copies: dict[int, Any] = {}
+    for module in model.modules():
+        for name, p in list(module._parameters.items()):
+            if p is not None:
+                if id(p) not in copies:
+                    fake = torch.empty(p.shape, dtype=p.dtype)
+                    copies[id(p)] = nn.Parameter(fake, requires_grad=p.requires_grad)
+                module._parameters[name] = copies[id(p)]
+        for name, b in list(module._buffers.items()):
+            if b is not None:
+                if id(b) not in copies:
+                    copies[id(b)] = torch.zeros(b.shape, dtype=b.dtype)
+                module._buffers[name] = copies[id(b)]
+
+
+def _quantized_linears(model: nn.Module, heads: list[str]) -> list[nn.Module]:
+    """The linear layers bitsandbytes would quantise (bench.models.quantize's choice)."""
+    from bench.models.quantize import KEEP_FULL_PRECISION
+    from bench.models.sources import is_linear
+
+    keep = set(heads) | set(KEEP_FULL_PRECISION)
+    return [
+        m
+        for n, m in model.named_modules()
+        if is_linear(m) and not keep & set(n.split(".")) and "lora_" not in n
+    ]
+
+
+def quantized_weight_bytes(numel: int, out_features: int, bits: int, double_quant: bool) -> int:
+    """Bytes bitsandbytes keeps for one quantised weight: its data and quantisation state
+    (checked against real bitsandbytes layers in tests/test_estimate.py)."""
+    if bits == 8:
+        return numel + 4 * out_features  # int8 values, one fp32 scale per row
+    blocks = -(-numel // 64)
+    code = 4 * 16  # the 16-entry NF4 / FP4 code book
+    if double_quant:  # absmax in 8 bits with an fp32 offset, one fp32 per 256 of them, a code
+        return numel // 2 + code + blocks + 4 + 4 * (-(-blocks // 256)) + 4 * 256
+    return numel // 2 + code + 4 * blocks
+
+
+def optimizer_8bit_bytes(params: list[nn.Parameter]) -> int:
+    """bitsandbytes' 8-bit Adam: per tensor of at least 4,096 values, two uint8 states, an fp32
+    absmax per block of 256 and two 256-entry fp32 code books; smaller tensors keep two fp32
+    states."""
+    total = 0
+    for p in params:
+        n = p.numel()
+        if n >= BNB_MIN_8BIT_SIZE:
+            total += 2 * (n + 4 * (-(-n // BNB_BLOCK)) + 4 * 256)
+        else:
+            total += 2 * 4 * n
+    return total
+
+
+def _inputs(
+    task_kind: str, batch_size: int, max_length: int, vocab: int, labels: int, device: str
+) -> dict:
+    ids = torch.zeros((batch_size, max_length), dtype=torch.long, device=device)
+    if task_kind == "generation":
+        return {"input_ids": ids, "labels": ids}
+    return {"input_ids": ids, "labels": torch.zeros(batch_size, dtype=torch.long, device=device)}
+
+
+LAYER_FIELDS = ("num_hidden_layers", "n_layer")
+EXTRAPOLATE_ABOVE = 8  # deeper stacks are stepped at 2 and 3 blocks and extended
+COMPONENTS = ("weights", "gradients", "optimizer_states", "activations_and_temporaries")
+
+
+def estimate(
+    model: str,
+    method: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    precision: str = "bf16",
+    batch_size: int = 4,
+    max_length: int = 512,
+    optimizer: str = "adamw",
+    grad_checkpointing: bool = False,
+    task_kind: str | None = None,
+    num_labels: int = 2,
+    extrapolate: bool = True,
+) -> Estimate:
+    """The predicted training-step peak of `method` on `model` (a shipped or registered
+    config), every sequence `max_length` tokens long (the worst case).
+
+    With `extrapolate`, stacks deeper than EXTRAPOLATE_ABOVE blocks are stepped at 2 and 3
+    blocks and every byte count is extended linearly to the full depth (exact when each block
+    adds the same bytes and the peak falls in the same phase, which tests/test_estimate.py
+    checks against the full-depth step); about 10x faster on a 7B model."""
+    from bench.plan.meta_model import config_for
+
+    started = time.perf_counter()
+    raw = config_for(model)
+    field_name = next((f for f in LAYER_FIELDS if f in raw), None)
+    depth = int(raw[field_name]) if field_name else 0
+    args = dict(
+        precision=precision,
+        batch_size=batch_size,
+        max_length=max_length,
+        optimizer=optimizer,
+        grad_checkpointing=grad_checkpointing,
+        task_kind=task_kind,
+        num_labels=num_labels,
+    )
+    if not extrapolate or depth <= EXTRAPOLATE_ABOVE:
+        result = _estimate_at(model, method, settings, **args)
+        result.seconds = time.perf_counter() - started
+        return result
+    two = _estimate_at(model, method, settings, config_changes={field_name: 2}, **args)
+    three = _estimate_at(model, method, settings, config_changes={field_name: 3}, **args)
+
+    def extend(a: float, b: float) -> int:
+        return int(round(a + (depth - 2) * (b - a)))
+
+    result = two
+    result.components = {k: extend(two.components[k], three.components[k]) for k in COMPONENTS}
+    result.peak_allocated_bytes = sum(result.components.values())
+    result.peak_device_bytes = device_bytes(result.peak_allocated_bytes)
+    result.activations_saved_bytes = extend(
+        two.activations_saved_bytes, three.activations_saved_bytes
+    )
+    result.trainable_params = extend(two.trainable_params, three.trainable_params)
+    result.total_params = extend(two.total_params, three.total_params)
+    result.basis["depth"] = f"stepped at 2 and 3 of {depth} blocks, extended linearly"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def device_bytes(allocated: int) -> int:
+    """What NVML would show for an allocator peak (analytic leads, see the constants)."""
+    return int(allocated * (1 + ALLOCATOR_CACHE_FRACTION)) + CUDA_CONTEXT_BYTES
+
+
+def _estimate_at(
+    model: str,
+    method: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    precision: str = "bf16",
+    batch_size: int = 4,
+    max_length: int = 512,
+    optimizer: str = "adamw",
+    grad_checkpointing: bool = False,
+    task_kind: str | None = None,
+    num_labels: int = 2,
+    config_changes: dict[str, Any] | None = None,
+) -> Estimate:
+    """One training step of the model as configured on meta (or fake) tensors (see `estimate`)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from bench.plan.meta_model import build_on_meta
+
+    started = time.perf_counter()
+    recipe = get_recipe(precision)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
+    info = METHODS.get(method)
+    if grad_checkpointing and info.no_checkpointing:
+        raise Unsupported(info.no_checkpointing)
+    bits = info.quantized_bits
+    # Meta and fake tensors hold no values: scalars read from them are answered (see there);
+    # True also tells transformers' packed-sequence check that the batch is not packed.
+    answers = ScalarAnswers(info.meta_truth)
+    with answers:
+        built = build_on_meta(
+            model, method, settings, task_kind, num_labels, recipe.weights, config_changes
+        )
+    net, heads, config = built.model, built.heads, built.config
+    positions = getattr(config, "max_position_embeddings", None) or getattr(
+        config, "n_positions", None
+    )
+    if positions and max_length > positions:
+        raise ValueError(f"max_length {max_length} exceeds {model}'s {positions} positions")
+    if recipe.added_fp32:
+        keep_added_fp32(net, built.base_ids, heads, recipe.weights)
+    quantized = _quantized_linears(net, heads) if bits else []
+    if grad_checkpointing:
+        enable_gradient_checkpointing(net)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    counts = (sum(p.numel() for p in trainable), sum(p.numel() for p in net.parameters()))
+    # Meta tensors where no autocast is needed (3x faster than fake ones); autocast exists
+    # for real devices only, so amp recipes step on fake CPU tensors.
+    fake = recipe.autocast is not None
+    device = "cpu" if fake else "meta"
+    mode: Any = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+    with mode, answers, flash_attention():
+        if fake:
+            _fake_copy(net)
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        if optimizer.endswith("8bit"):
+            opt: torch.optim.Optimizer = torch.optim.SGD(trainable, lr=1e-3)
+        else:
+            opt = torch.optim.AdamW(
+                trainable, lr=1e-4, foreach=optimizer == "adamw", fused=optimizer == "adamw-fused"
+            )
+        vocab = int(getattr(config, "vocab_size", 32000))
+        batch = _inputs(built.task_kind, batch_size, max_length, vocab, num_labels, device)
+        net.train()
+
+        def forward() -> torch.Tensor:
+            if recipe.autocast is None:
+                return net(**batch).loss
+            with torch.autocast("cpu", dtype=recipe.autocast):
+                return net(**batch).loss
+
+        for p in trainable:  # a first step on zero gradients creates the optimizer's states
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        tracker = LiveBytes()
+        weights = list(net.parameters()) + list(net.buffers())
+        states = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+        tracker.track(weights + states)
+        weight_keys, state_keys = tracker.serials(weights), tracker.serials(states)
+        with tracker:
+            loss = forward()
+            saved = tracker.sweep() - tracker.bytes_of(weight_keys | state_keys)
+            loss.backward()
+            grad_keys = tracker.serials(p.grad for p in trainable if p.grad is not None)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    at_peak = tracker.at_peak
+
+    def part(keys: set[int]) -> int:
+        return sum(n for k, n in at_peak.items() if k in keys)
+
+    components = {
+        "weights": part(weight_keys),
+        "gradients": part(grad_keys),
+        "optimizer_states": part(state_keys),
+    }
+    components["activations_and_temporaries"] = tracker.peak - sum(components.values())
+    basis = {
+        "weights, gradients, optimizer states, activations": (
+            "one training step on fake CPU tensors (autocast)"
+            if fake
+            else "one training step on meta tensors"
+        ),
+        "peak_device_bytes": (
+            f"analytic: + {CUDA_CONTEXT_BYTES // 2**20} MiB CUDA context + "
+            f"{ALLOCATOR_CACHE_FRACTION:.0%} allocator cache (uncalibrated leads)"
+        ),
+    }
+    if optimizer.endswith("8bit"):
+        components["optimizer_states"] = optimizer_8bit_bytes(trainable)
+        basis["optimizer_states"] = "analytic: bitsandbytes 8-bit Adam (2 states, block absmax)"
+    if quantized:
+        double = bool(built.settings.get("double_quant", True))
+        full = sum(m.weight.numel() * m.weight.element_size() for m in quantized)
+        packed = sum(
+            quantized_weight_bytes(m.weight.numel(), m.weight.shape[0], bits, double)
+            for m in quantized
+        )
+        components["weights"] += packed - full
+        largest = max(m.weight.numel() * m.weight.element_size() for m in quantized)
+        components["activations_and_temporaries"] += largest  # one weight dequantised at a time
+        basis["weights"] = (
+            f"analytic for the {len(quantized)} quantised linear layers ({bits}-bit bitsandbytes "
+            "layout), the traced step for the rest"
+        )
+    allocated = sum(components.values())
+    return Estimate(
+        model=model,
+        method=method,
+        settings=dict(built.settings),
+        precision=precision,
+        optimizer=optimizer,
+        grad_checkpointing=grad_checkpointing,
+        batch_size=batch_size,
+        max_length=max_length,
+        task_kind=built.task_kind,
+        peak_allocated_bytes=allocated,
+        peak_device_bytes=device_bytes(allocated),
+        components=components,
+        activations_saved_bytes=saved,
+        trainable_params=counts[0],
+        total_params=counts[1],
+        basis=basis,
+        seconds=time.perf_counter() - started,
+    )

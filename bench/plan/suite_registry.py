@@ -1,0 +1,107 @@
+"""The suites' registry: register_suite checks a suite's budget; expand turns a suite into
+cells; all_methods is every built-in method in the order the methods package declares."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bench.core.plugins import declared_rank, load_builtin_plugins
+from bench.core.registry import METHODS, TASKS, Registry
+from bench.core.spec import CellSpec, MethodChoice, SuiteSpec, freeze_settings
+
+SUITES: Registry[SuiteSpec] = Registry("suite")
+
+BUDGET_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(CellSpec)
+    if f.name
+    not in {"model", "task", "method", "seed", "settings", "lr", "device", "gpu", "card", "emulate"}
+)
+
+
+DEFAULT_BUDGET = {"train_size": 2000, "max_length": 64, "batch_size": 32, "epochs": 1.0}
+
+
+def register_suite(suite: SuiteSpec) -> SuiteSpec:
+    """Add a suite after checking that its budget and variants name CellSpec fields."""
+    named = set(suite.budget).union(*(set(v) for v in suite.variants))
+    unknown = sorted(named - set(BUDGET_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"suite {suite.name!r}: unknown budget field(s) {unknown}; "
+            f"valid: {', '.join(BUDGET_FIELDS)}"
+        )
+    return SUITES.add(suite.name, suite)
+
+
+def all_methods() -> tuple[MethodChoice, ...]:
+    """Every built-in method (plugins excluded), in the methods package's declared order."""
+    load_builtin_plugins()
+    builtin = [
+        (declared_rank(m.module), i, n)
+        for i, (n, m) in enumerate(METHODS.registered())
+        if m.builtin
+    ]
+    return tuple(MethodChoice(n) for _, _, n in sorted(builtin))
+
+
+def expand(
+    suite: SuiteSpec,
+    device: str = "cpu",
+    *,
+    methods: list[str] | None = None,
+    tasks: list[str] | None = None,
+    models: list[str] | None = None,
+    seeds: int | None = None,
+    budget: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    gpu: str | None = None,
+    card: str | None = None,
+    emulate: bool = False,
+    lr: float | None = None,
+) -> list[CellSpec]:
+    """Every cell of the suite (optionally narrowed), with method defaults and lr resolved
+    (`lr`, when given, for every method).
+
+    `settings` are laid over every method's (a setting a method lacks is an error); `gpu`,
+    `card` and `emulate` mark the cells as planned for a GPU profile and run on a card.
+    """
+    from bench.models.sources import canonical_model
+
+    choices = list(suite.methods)
+    if methods:
+        methods = [METHODS.canonical(m) for m in methods]  # unknown names fail with suggestions
+        known = {c.name for c in choices}
+        extra = [MethodChoice(m) for m in methods if m not in known]
+        choices = [c for c in choices if c.name in methods] + extra
+    seed_list = list(suite.seeds) if seeds is None else list(range(seeds))
+    placement = {"gpu": gpu, "card": card, "emulate": emulate}
+    model_names = [canonical_model(m) for m in models or suite.models]
+    task_names = [TASKS.canonical(t) for t in tasks or suite.tasks]
+    cells = []
+    for model in model_names:
+        for task in task_names:
+            for choice in choices:
+                info = METHODS.get(choice.name)
+                given = {**dict(choice.settings), **(settings or {})}
+                resolved = freeze_settings(info.resolve_settings(given))
+                rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
+                for variant in suite.variants:
+                    fields = {**suite.budget, **variant, **(budget or {}), **placement}
+                    for seed in seed_list:
+                        cells.append(
+                            CellSpec(
+                                model=model,
+                                task=task,
+                                method=choice.name,
+                                seed=seed,
+                                settings=resolved,
+                                lr=rate,
+                                device=device,
+                                method_version=info.version,
+                                task_version=TASKS.get(task).version,
+                                **fields,
+                            )
+                        )
+    return list(dict.fromkeys(cells))  # a narrowed variant may repeat a cell

@@ -1,0 +1,141 @@
+"""Bad input refused before any training: each value against its declared type and range."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bench.core.registry import METHODS
+from bench.core.settings import ROLES
+from bench.core.spec import CellSpec
+from bench.core.versions import check_versions
+
+
+def check_setting(method: str, name: str, value: Any) -> None:
+    """Raise ValueError naming the setting, the bad value and what it must be (the rule the
+    method declared for it; module roles against every architecture's role table)."""
+    rule = METHODS.get(method).rule_for(name)
+    if rule is ROLES:
+        _check_roles(method, name, value)
+    elif rule is not None:
+        rule.check(method, name, value)
+
+
+def _check_roles(method: str, name: str, value: Any) -> None:
+    from bench.models.sources import ROLE_GROUPS, ROLE_TABLES, expand_roles
+
+    if value is None:
+        return
+    known = sorted({role for table in ROLE_TABLES.values() for role in table})
+    items = [value] if isinstance(value, str) and value in ROLE_GROUPS else value
+    unknown = [r for r in expand_roles(items) if r not in known]
+    if unknown:
+        raise ValueError(
+            f"{method}: setting {name} names {', '.join(map(repr, unknown))}, which no "
+            f"architecture has; roles: {', '.join(known)}; groups: {', '.join(ROLE_GROUPS)}"
+        )
+
+
+def check_at_least(option: str, value: float | None, low: float, strict: bool = False) -> None:
+    """An option's number: None (unset) or >= low (> low when strict)."""
+    if value is None:
+        return
+    if value < low or (strict and value == low):
+        sign = ">" if strict else ">="
+        raise ValueError(f"{option} {value:g} is not allowed: it must be {sign} {low:g}")
+
+
+def check_device(name: str) -> None:
+    """A device this machine has: cpu, or cuda / cuda:N when CUDA sees that many GPUs."""
+    import torch
+
+    if not name.startswith("cuda"):
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r}: this machine has no CUDA device (torch "
+            f"{torch.__version__} sees none); use --device cpu, or plan for a card with "
+            f"--gpu NAME --dry-run"
+        )
+    index = int(name.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0..cuda:{torch.cuda.device_count() - 1}"
+        )
+
+
+def check_targets_on_model(model: str, method: str, name: str, value: Any) -> None:
+    """Roles a `config:` model's architecture lacks (a group may name roles some lack). Other
+    sources are checked when the model loads (a hub model's config would need the network)."""
+    from bench.models.sources import ROLE_GROUPS, ROLE_TABLES, expand_roles, get_model
+
+    if value is None or not model.startswith("config:"):
+        return
+    model_type = (get_model(model).extra.get("config") or {}).get("model_type")
+    table = ROLE_TABLES.get(model_type)
+    if table is None or (isinstance(value, str) and value in ROLE_GROUPS):
+        return
+    missing = [r for r in expand_roles(value) if r not in table]
+    if missing:
+        raise ValueError(
+            f"{method}: setting {name} names {', '.join(map(repr, missing))}, which {model} "
+            f"({model_type}) does not have; its roles: {', '.join(table)}"
+        )
+
+
+def _check_self_training(spec: CellSpec) -> None:
+    from bench.core.registry import TASKS
+
+    if not 0 < spec.self_training <= 1:
+        raise ValueError(
+            f"self-training threshold {spec.self_training}: a probability, 0 < threshold <= 1"
+        )
+    if spec.shots is None:
+        raise ValueError(
+            "self-training labels the training examples a k-shot cell did not draw: "
+            "set --shots K as well"
+        )
+    kind = TASKS.get(spec.task).kind
+    if kind != "classification":
+        raise ValueError(f"self-training needs a classification task; {spec.task} is {kind}")
+
+
+def check_cells(cells: Iterable[CellSpec]) -> None:
+    """Every cell's settings and budget, each distinct value once, before anything trains."""
+    seen: set[tuple[str, tuple]] = set()
+    on_model: set[tuple[str, str, tuple]] = set()
+    for spec in cells:
+        check_versions(spec)
+        key = (spec.method, spec.settings)
+        if key not in seen:
+            seen.add(key)
+            for name, value in spec.settings:
+                check_setting(spec.method, name, value)
+        if (spec.model, spec.method, spec.settings) not in on_model:
+            on_model.add((spec.model, spec.method, spec.settings))
+            for name, value in spec.settings:
+                if METHODS.get(spec.method).rule_for(name) is ROLES:
+                    check_targets_on_model(spec.model, spec.method, name, value)
+        check_at_least("lr", spec.lr, 0, strict=True)
+        for option, value in (
+            ("train_size", spec.train_size),
+            ("batch_size", spec.batch_size),
+            ("max_length", spec.max_length),
+            ("max_steps", spec.max_steps),
+            ("max_new_tokens", spec.max_new_tokens),
+            ("grad_accumulation", spec.grad_accumulation),
+            ("early_stopping", spec.early_stopping),
+            ("shots", spec.shots),
+            ("eval_every", spec.eval_every),
+            ("unfreeze_every", spec.unfreeze_every),
+        ):
+            check_at_least(option, value, 1)
+        if spec.self_training is not None:
+            _check_self_training(spec)
+        check_at_least("epochs", spec.epochs, 0, strict=True)
+        if spec.early_stopping and not spec.eval_every:
+            raise ValueError(
+                f"early stopping (patience {spec.early_stopping}) evaluates every eval_every "
+                "steps: set --eval-every N as well"
+            )

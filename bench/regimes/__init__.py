@@ -1,0 +1,1 @@
+"""Training regimes a cell composes: EWC, forgetting, unfreezing, self-training."""

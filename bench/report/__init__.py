@@ -1,0 +1,1 @@
+"""Pages from the store: suite reports, claims, plots, tuned pages, export, the gate."""

@@ -1,0 +1,17 @@
+"""How a cell's method is named in reports: its name and what changes what it measures."""
+
+from __future__ import annotations
+
+from bench.core.spec import CellSpec
+
+# The reference every page compares against: full fine-tuning, as the guides do.
+BASELINE = "full"
+
+
+def method_label(spec: CellSpec) -> str:
+    """The method's name, marked when a common setting (EWC) changes what it trains and when
+    the recipe is not the default (`lora [bf16, grad-ckpt]`), so that variants stay apart."""
+    lam = dict(spec.settings).get("ewc_lambda")
+    name = f"{spec.method} + EWC λ={lam:g}" if lam else spec.method
+    recipe = spec.recipe_tags()
+    return f"{name} [{', '.join(recipe)}]" if recipe else name

@@ -1,0 +1,376 @@
+"""Markdown reports from the store: one table per task and model, nothing trained."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.core.spec import CellSpec, SuiteSpec
+from bench.core.status import Status
+from bench.report.estimates import estimate_section
+from bench.report.labels import BASELINE, method_label
+from bench.report.plots import method_summary, pareto_plot
+from bench.stats.compare import compare_to_baseline, comparison_columns
+from bench.store.cell_store import Store
+
+MIB = 1024 * 1024
+MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
+
+
+def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per stored cell with the columns the tables need."""
+    rows = []
+    for rec in records:
+        spec: CellSpec = rec["spec"]
+        res = rec["result"]
+        row = {
+            "cell_id": rec["id"],
+            "model": spec.model,
+            "task": spec.task,
+            "method": method_label(spec),
+            "seed": spec.seed,
+            "device": spec.device,
+            "status": rec["status"],
+            "error": rec["error"],
+            "lr": spec.lr,
+            "settings": ", ".join(f"{k}={v}" for k, v in spec.settings),
+        }
+        if rec["status"] == Status.OK:
+            params, speed, memory = res["params"], res["speed"], res["memory"]
+            metric = res["primary_metric"]
+            row.update(
+                metric_name=metric,
+                metric=res["metrics"][metric],
+                method_params=params["method_params"],
+                head_params=params["head_params"],
+                total_params=params["total_params"],
+                trainable_pct=params["trainable_pct"],
+                step_time_s=speed["step_time_median_s"],
+                samples_per_s=speed["samples_per_s"],
+                tokens_per_s=speed["tokens_per_s"],
+                peak_mem_mib=_peak_memory(memory) / MIB,
+                allocated_mib=(
+                    memory["torch_max_allocated_bytes"] / MIB
+                    if memory.get("torch_max_allocated_bytes") is not None
+                    else float("nan")
+                ),
+                energy_per_sample_j=res["energy"]["energy_per_sample_j"],
+                energy_per_token_j=res["energy"].get("energy_per_token_j"),
+                mfu=(res.get("throughput") or {}).get("mfu"),
+                wall_s=res["wall_s"],
+                majority=res["data"]["majority_baseline"],
+                split_hash=res["data"]["split_hash"],
+                data=res["data"],
+                steady_steps=speed["steady_steps"],
+                steps=speed["steps"],
+                recall=res.get("per_class_recall"),
+                lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
+                embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _peak_memory(memory: dict[str, Any]) -> float:
+    """GPU: NVML peak (falls back to the allocator's reserved peak); CPU: peak RSS of the cell."""
+    if memory.get("nvml_peak_bytes") is not None:
+        return float(memory["nvml_peak_bytes"])
+    if memory.get("torch_max_reserved_bytes") is not None:
+        return float(memory["torch_max_reserved_bytes"])
+    return float(memory["rss_peak_bytes"])
+
+
+def _fmt_count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def method_table(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Aggregate the ok cells of one task x model over seeds, one row per method."""
+    ok = frame[frame["status"] == Status.OK]
+    rows = []
+    base = ok[ok["method"] == baseline]
+    base_step = base["step_time_s"].median() if len(base) else None
+    base_mem = base["peak_mem_mib"].median() if len(base) else None
+    for method, group in ok.groupby("method", sort=False):
+        metric = group["metric"]
+        sd = metric.std(ddof=1) if len(metric) > 1 else float("nan")
+        step = group["step_time_s"].median()
+        mem = group["peak_mem_mib"].median()
+        energy = group["energy_per_sample_j"].dropna()
+        rows.append(
+            {
+                "method": method,
+                "trainable params (method + head)": (
+                    f"{_fmt_count(group['method_params'].iloc[0])} + "
+                    f"{_fmt_count(group['head_params'].iloc[0])}"
+                ),
+                "trainable %": f"{group['trainable_pct'].iloc[0]:.3f}",
+                "peak memory MiB": f"{mem:,.0f}",
+                "allocator peak MiB": (
+                    f"{group['allocated_mib'].median():,.0f}"
+                    if group["allocated_mib"].notna().any()
+                    else "n/a"
+                ),
+                "x memory vs full": f"{mem / base_mem:.2f}" if base_mem else "n/a",
+                "step time ms": f"{step * 1000:.0f}",
+                "samples/s": f"{group['samples_per_s'].median():.1f}",
+                "x speed vs full": f"{base_step / step:.2f}" if base_step else "n/a",
+                "J/sample": f"{energy.median():.3g}" if len(energy) else "n/a",
+                f"{group['metric_name'].iloc[0]} mean ± sd": (
+                    f"{metric.mean():.4f} ± {sd:.4f}" if len(metric) > 1 else f"{metric.mean():.4f}"
+                ),
+                "seeds": len(group),
+            }
+        )
+        if "mfu" in group and group["mfu"].notna().any():  # GPU cells on a profiled card
+            rows[-1]["MFU %"] = f"{100 * group['mfu'].median():.1f}"
+        if "energy_per_token_j" in group and group["energy_per_token_j"].notna().any():
+            rows[-1]["J/token"] = f"{group['energy_per_token_j'].median():.3g}"
+        if "lm_loss_increase" in group and group["lm_loss_increase"].notna().any():
+            rows[-1]["forgetting: LM loss Δ"] = f"{group['lm_loss_increase'].mean():+.4f}"
+        if "embedding_drift" in group and group["embedding_drift"].notna().any():
+            rows[-1]["embedding drift"] = f"{group['embedding_drift'].mean():.4f}"
+    rows.sort(key=lambda r: r["method"] != baseline)  # the baseline first, then stored order
+    return pd.DataFrame(rows).fillna("n/a")
+
+
+def recall_table(ok: pd.DataFrame, max_classes: int = MAX_LISTED_LABELS) -> pd.DataFrame | None:
+    """Method x class recall (mean over seeds) for classification with few enough classes."""
+    if "recall" not in ok or ok["recall"].isna().all():
+        return None
+    rows = []
+    for method, group in ok.groupby("method", sort=False):
+        per_seed = pd.DataFrame([r for r in group["recall"] if r])
+        if per_seed.empty or per_seed.shape[1] > max_classes:
+            return None
+        rows.append({"method": method, **{c: f"{v:.3f}" for c, v in per_seed.mean().items()}})
+    return pd.DataFrame(rows)
+
+
+def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
+    envs = [r["env"] for r in records if r["env"]]
+    if not envs:
+        return "unknown"
+    env = envs[-1]
+    hw = env.get("hardware", {})
+    libs = env.get("libraries", {})
+    device = hw.get("gpu") or f"CPU: {hw.get('cpu', '?')}, {hw.get('cpu_threads', '?')} threads"
+    versions = ", ".join(f"{k} {v}" for k, v in libs.items() if v)
+    commits = sorted({(e.get("git_commit") or "unknown")[:12] for e in envs})
+    dirty = any((e.get("git_commit") or "").endswith("-dirty") for e in envs)
+    return (
+        f"{device}; Python {env.get('python')}; {versions}; "
+        f"git commit(s) {', '.join(commits)}{' (with uncommitted changes)' if dirty else ''}"
+    )
+
+
+STATISTICS_NOTE = (
+    '- Δ vs full, its 95% interval and p are **method-level**: they answer "do the methods '
+    'differ?" for new training runs and new test examples alike, counting both the spread '
+    "between seeds and the sampling of the test set (MOVER interval, bench/stats/method_level.py); "
+    "in A/A simulations with 3 and 5 seeds they keep their 5% level. A per-example test "
+    '(McNemar) answers only "do these trained instances differ on this test set?", which two '
+    "seeds of one method often do (24% of the A/A pairs in our store), so it is not shown. "
+    "Seeds for 80% power: how many seeds this test needs to detect the observed Δ at the "
+    'measured variances ("(have)": already enough; "> 100": the test-set variance alone '
+    'forbids it), so a large p beside a large figure means "not enough seeds", not "equal".'
+)
+
+
+def _comparison_caption(k: int, metric: str) -> str:
+    return (
+        f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences; "
+        f"interval and p method-level (see above), p Holm-corrected over the {k} comparisons "
+        "of this table."
+    )
+
+
+def _data_line(task: str, first: pd.Series) -> str:
+    """The split's hash and label distribution, the majority baseline, the budget."""
+    from bench.core.registry import TASKS
+
+    info = TASKS.get(task) if task in TASKS else None
+    data = first["data"]
+    parts = []
+    distribution = data.get("distribution") or {}
+    for part in ("train", "validation", "test"):
+        counts = distribution.get(part)
+        if counts is None:
+            continue
+        if "n" in counts:  # regression: score quartiles
+            parts.append(f"{part} {counts['n']} (median score {counts['q50']:.2f})")
+        elif len(counts) > MAX_LISTED_LABELS:  # many classes: the range, not every count
+            values = list(counts.values())
+            parts.append(f"{part} {sum(values)} ({min(values)}-{max(values)} per label)")
+        else:
+            parts.append(f"{part} " + "/".join(str(v) for v in counts.values()))
+    text = f"Split `{first['split_hash']}`"
+    if parts:
+        labels = distribution.get("train", {})
+        if "n" in labels:
+            names = ""
+        elif len(labels) <= MAX_LISTED_LABELS:
+            names = f" by label ({'/'.join(labels)})"
+        else:
+            what = "strata" if info is not None and info.kind == "generation" else "labels"
+            names = f" ({len(labels)} {what})"
+        text += f": examples{names}: {'; '.join(parts)}"
+    if data.get("balance"):
+        text += f"; training classes balanced ({data['balance']}-sampled)"
+    if first.get("majority") is not None and pd.notna(first.get("majority")):
+        text += f". Majority-class baseline accuracy {first['majority']:.4f}"
+    text += f". {int(first['steps'])} optimiser steps per cell."
+    if info is not None and info.source.startswith("synthetic"):
+        text += " **Synthetic data: for memory and speed only, not for accuracy claims.**"
+    return text
+
+
+def _commands(records: Sequence[dict[str, Any]]) -> str:
+    commands = sorted({r["env"].get("command") for r in records if r["env"].get("command")})
+    return ", ".join(f"`{c}`" for c in commands) or "not recorded"
+
+
+def suite_report(
+    suite: SuiteSpec,
+    cells: Sequence[CellSpec],
+    store: Store,
+    command: str,
+    plots: tuple[Path, str] | None = None,
+) -> str:
+    """The markdown report of one suite: its cells as the store holds them.
+
+    With `plots=(folder, stem)`, a Pareto plot per task x model is written beside it and linked.
+    """
+    records = store.cells([c.cell_id for c in cells])
+    lines = [f"# ftbench report: suite `{suite.name}`", ""]
+    if suite.description:
+        lines += [suite.description, ""]
+    lines += [
+        f"- Command: `{command}`",
+        f"- Store: `{store.path}` ({len(records)} of {len(cells)} cells stored); regenerate "
+        f"this page with `python run_all.py report --suite {suite.name} --store {store.path}"
+        + (f" --out {plots[0]}`" if plots else "`"),
+        f"- Hardware and versions: {_hardware_line(records)}",
+        f"- Cells trained by: {_commands(records)}",
+        "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
+        "activations and the Python runtime); on GPU the NVML peak (the process's memory where "
+        "the driver reports it, else device used memory minus the baseline at cell start). "
+        "Allocator peak: torch.cuda.max_memory_allocated (GPU only).",
+        "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
+        "excluded, evaluation excluded); speed and memory ratios use the medians.",
+        "- Energy: n/a where no counter is readable (no RAPL on this CPU), never 0.",
+        "- Forgetting (where the cells record it): the next-token loss per token on 64 held-out "
+        "general-text passages after training minus before (models with an LM head; n/a for "
+        "encoders), and embedding drift, 1 minus the mean cosine of their mean-pooled hidden "
+        "states before and after.",
+        STATISTICS_NOTE,
+        "",
+    ]
+    if not records:
+        lines.append("No cell of this suite is stored yet: run `python run_all.py run` first.")
+        return "\n".join(lines) + "\n"
+    frame = cells_frame(records)
+    for (task, model), group in frame.groupby(["task", "model"], sort=False):
+        ok = group[group["status"] == Status.OK]
+        lines.append(f"## {task} on {model}")
+        lines.append("")
+        if len(ok):
+            first = ok.iloc[0]
+            lines.append(_data_line(task, first))
+            lines.append("")
+            table = method_table(group)
+            comparisons = compare_to_baseline(group, store, BASELINE)
+            if comparisons:
+                table = table.merge(
+                    comparison_columns(comparisons, BASELINE), on="method", how="left"
+                )
+                table = table.fillna("—")
+            lines.append(table.to_markdown(index=False, disable_numparse=True))
+            lines.append("")
+            if comparisons:
+                lines.append(_comparison_caption(len(comparisons), first["metric_name"]))
+                lines.append("")
+            recall = recall_table(ok)
+            if recall is not None:
+                lines.append("Per-class recall, mean over seeds (what accuracy hides):")
+                lines.append("")
+                lines.append(recall.to_markdown(index=False, disable_numparse=True))
+                lines.append("")
+            if plots is not None and ok["method"].nunique() > 1:
+                folder, stem = plots
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"
+                pareto_plot(
+                    method_summary(group),
+                    f"{suite.name}: {task} on {model}",
+                    first["metric_name"],
+                    Path(folder) / name,
+                )
+                lines.append(f"![{first['metric_name']} against memory and time]({name})")
+                lines.append("")
+            settings = ok.drop_duplicates("method")[["method", "lr", "settings"]]
+            lines.append(
+                "Settings: "
+                + "; ".join(
+                    f"{r.method} lr {r.lr:g}" + (f" ({r.settings})" if r.settings else "")
+                    for r in settings.itertuples()
+                )
+                + "."
+            )
+            lines.append("")
+        failed = group[group["status"] != Status.OK]
+        if len(failed):
+            lines.append("Cells that did not finish:")
+            lines.append("")
+            lines.append(
+                failed[["method", "seed", "status", "error"]].to_markdown(
+                    index=False, disable_numparse=True
+                )
+            )
+            lines.append("")
+    lines += estimate_section(records)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(text: str, out_dir: str | Path, name: str) -> Path:
+    path = Path(out_dir) / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
+    """The claims-vs-measured page from every ok cell of the store and exact counts."""
+    from bench.report.claims import claims, method_matrix
+
+    records = store.cells()
+    frame = cells_frame(records)
+    table = claims(frame, store, margin)
+    matrix = method_matrix(frame)
+    return "\n".join(
+        [
+            "# Published claims against what ftbench measured",
+            "",
+            f"- Command: `{command}`",
+            f"- Store: `{store.path}` ({len(records)} cells)",
+            f"- Hardware and versions: {_hardware_line(records)}",
+            "- Measured rows come from stored cells (their task / model / device is named); "
+            "computed rows come from exact parameter counts on the meta device and say so. "
+            "Speed claims were mostly made for GPUs: a CPU measurement tests them only there.",
+            "",
+            table.to_markdown(index=False, disable_numparse=True),
+            "",
+            "## The method matrix, measured",
+            "",
+            "What guides print from hearsay (method | trainable % | relative speed | memory | "
+            "typical use), here from stored cells; only the last column is quoted, not measured.",
+            "",
+            matrix.to_markdown(index=False, disable_numparse=True)
+            if len(matrix)
+            else "No task x model has stored cells of full fine-tuning next to other methods yet.",
+            "",
+        ]
+    )

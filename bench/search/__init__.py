@@ -1,0 +1,1 @@
+"""Hyperparameter search: the local grid and Ray Tune with ASHA."""

@@ -1,0 +1,1 @@
+"""Paired statistics: seed-level and method-level tests."""
