@@ -9,6 +9,7 @@ import torch
 from bench.core.registry import METHODS, MODELS
 from bench.models.sources import build_from_config, register_config_model
 from bench.plan.estimate import (
+    StepShape,
     _quantized_linears,
     estimate,
     flash_attention,
@@ -43,17 +44,17 @@ def _counts(model: str, method: str) -> dict[str, int]:
 @pytest.mark.parametrize("model", ["tiny-bert", "tiny-llama"])
 def test_full_fine_tuning_fp32_and_bf16_by_hand(model):
     c = _counts(model, "full")
-    fp32 = estimate(model, "full", precision="fp32", **SHAPE).components
+    fp32 = estimate(model, "full", shape=StepShape(precision="fp32", **SHAPE)).components
     assert fp32["weights"] == 4 * c["n"] + c["buffers"]
     assert fp32["gradients"] == 4 * c["n"]
     assert fp32["optimizer_states"] == 8 * c["n"] + 4 * c["tensors"]  # two moments, a step each
-    bf16 = estimate(model, "full", precision="bf16", **SHAPE).components
+    bf16 = estimate(model, "full", shape=StepShape(precision="bf16", **SHAPE)).components
     grads = 2 * (c["n"] - c["head"]) + 4 * c["head"]  # the new head stays fp32
     assert bf16["weights"] == grads + c["buffers_bf16"]
     assert bf16["gradients"] == grads
     assert bf16["optimizer_states"] == 2 * grads + 4 * c["tensors"]
     for recipe in ("amp-bf16", "amp-fp16"):
-        amp = estimate(model, "full", precision=recipe, **SHAPE).components
+        amp = estimate(model, "full", shape=StepShape(precision=recipe, **SHAPE)).components
         assert amp["weights"] == fp32["weights"]  # autocast keeps fp32 master weights
         assert amp["optimizer_states"] == fp32["optimizer_states"]
 
@@ -62,7 +63,7 @@ def test_full_fine_tuning_fp32_and_bf16_by_hand(model):
 def test_lora_and_prompt_tuning_keep_their_parameters_fp32_on_a_bf16_base(model):
     for method in ("lora", "prompt_tuning"):
         c = _counts(model, method)
-        e = estimate(model, method, precision="bf16", **SHAPE)
+        e = estimate(model, method, shape=StepShape(precision="bf16", **SHAPE))
         frozen = c["n"] - c["trainable"]
         assert e.components["weights"] == 2 * frozen + 4 * c["trainable"] + c["buffers_bf16"]
         assert e.components["optimizer_states"] == 8 * c["trainable"] + 4 * c["tensors"]
@@ -73,7 +74,9 @@ def test_eight_bit_optimizer_states_by_hand_and_against_bitsandbytes():
     import bitsandbytes as bnb
 
     c = _counts("tiny-bert", "lora")
-    e = estimate("tiny-bert", "lora", precision="fp32", optimizer="adamw-8bit", **SHAPE)
+    e = estimate(
+        "tiny-bert", "lora", shape=StepShape(precision="fp32", optimizer="adamw-8bit", **SHAPE)
+    )
     assert e.components["optimizer_states"] == 8 * c["trainable"]  # all below 4,096 values
     params = [torch.nn.Parameter(torch.randn(64, 64)), torch.nn.Parameter(torch.randn(300, 70))]
     params.append(torch.nn.Parameter(torch.randn(10, 10)))  # small: fp32 states
@@ -115,8 +118,8 @@ def test_eight_bit_weight_bytes_match_bitsandbytes():
 
 
 def test_qlora_replaces_each_quantised_weight_by_its_packed_bytes():
-    lora = estimate("tiny-llama", "lora", precision="bf16", **SHAPE)
-    qlora = estimate("tiny-llama", "qlora", precision="bf16", **SHAPE)
+    lora = estimate("tiny-llama", "lora", shape=StepShape(precision="bf16", **SHAPE))
+    qlora = estimate("tiny-llama", "qlora", shape=StepShape(precision="bf16", **SHAPE))
     built = build_on_meta("tiny-llama", "lora", None, "classification", 2, torch.bfloat16)
     layers = _quantized_linears(built.model, built.heads)
     assert layers, "the tiny model has linear layers to quantise"
@@ -184,11 +187,9 @@ def test_activations_agree_with_a_real_step_within_ten_percent(method):
     e = estimate(
         "tiny-bert-no-attention-dropout",
         method,
-        precision="fp32",
-        batch_size=8,
-        max_length=64,
-        task_kind="classification",
-        num_labels=2,
+        shape=StepShape(
+            precision="fp32", batch_size=8, max_length=64, task_kind="classification", num_labels=2
+        ),
     )
     real_transient = peak - held
     est_transient = (
@@ -205,8 +206,8 @@ def test_deep_stacks_extrapolate_exactly_from_two_and_three_blocks():
         )
     for method, ckpt in (("full", False), ("lora", False), ("lora", True)):
         kwargs = dict(precision="bf16", batch_size=2, max_length=32, grad_checkpointing=ckpt)
-        fast = estimate("tiny-llama-deep", method, **kwargs)
-        slow = estimate("tiny-llama-deep", method, extrapolate=False, **kwargs)
+        fast = estimate("tiny-llama-deep", method, shape=StepShape(**kwargs))
+        slow = estimate("tiny-llama-deep", method, shape=StepShape(**kwargs), extrapolate=False)
         assert "extended linearly" in fast.basis["depth"]
         assert fast.peak_allocated_bytes == pytest.approx(slow.peak_allocated_bytes, rel=0.01)
         assert fast.total_params == slow.total_params
@@ -215,16 +216,17 @@ def test_deep_stacks_extrapolate_exactly_from_two_and_three_blocks():
 def test_seven_b_lora_needs_checkpointing_on_a_24_gb_card():
     """The figures practitioners quote: LoRA on a 7B at 4 x 512 in bf16 does not fit 24 GB
     without gradient checkpointing, and does with it; QLoRA weighs about 3.6 GiB."""
-    plain = estimate("Llama-2-7B", "lora", precision="bf16", batch_size=4, max_length=512)
+    plain = estimate(
+        "Llama-2-7B", "lora", shape=StepShape(precision="bf16", batch_size=4, max_length=512)
+    )
     ckpt = estimate(
         "Llama-2-7B",
         "lora",
-        precision="bf16",
-        batch_size=4,
-        max_length=512,
-        grad_checkpointing=True,
+        shape=StepShape(precision="bf16", batch_size=4, max_length=512, grad_checkpointing=True),
     )
-    qlora = estimate("Llama-2-7B", "qlora", precision="bf16", batch_size=4, max_length=512)
+    qlora = estimate(
+        "Llama-2-7B", "qlora", shape=StepShape(precision="bf16", batch_size=4, max_length=512)
+    )
     assert plain.peak_device_bytes > 24 * 2**30 > ckpt.peak_device_bytes
     assert plain.components["weights"] == pytest.approx(6.74e9 * 2, rel=0.01)
     assert 3.3 * 2**30 < qlora.components["weights"] < 4.0 * 2**30
@@ -239,7 +241,9 @@ def test_every_method_has_an_estimate_on_shipped_configs(model):
     made = 0
     for method in (m.name for m in all_methods()):
         try:
-            e = estimate(model, method, precision="bf16", batch_size=1, max_length=32)
+            e = estimate(
+                model, method, shape=StepShape(precision="bf16", batch_size=1, max_length=32)
+            )
         except Unsupported:  # BitFit on a model without biases, OFT on GPT-2's Conv1D, ...
             continue
         assert e.peak_allocated_bytes > e.components["weights"] > 0

@@ -16,7 +16,7 @@ from transformers import get_scheduler
 from bench.core.spec import CellSpec
 from bench.data.splits import Encoded, batch_order, collate, to_device
 from bench.meters.speed import StepTimer, synchronize
-from bench.models.precision import autocast_for
+from bench.models.precision import autocast_for, get_recipe
 from bench.regimes.unfreeze import ProgressiveUnfreezing
 
 SCHEDULERS = ("linear", "cosine", "constant")
@@ -233,7 +233,8 @@ def train_loop(
         num_warmup_steps=math.ceil(cfg.warmup_ratio * total),
         num_training_steps=total,
     )
-    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "amp-fp16" else None
+    recipe = get_recipe(cfg.precision)
+    scaler = torch.amp.GradScaler(device.type) if recipe.loss_scaling else None
     timer = StepTimer(warmup_steps=cfg.timer_warmup_steps)
     result = LoopResult(losses=[], timer=timer)
     best = (

@@ -19,7 +19,7 @@ from bench.cli.plan_tables import estimate_json, plan_frame, plan_summary
 from bench.core.plugins import load_plugin_file
 from bench.core.registry import METHODS
 from bench.hardware.gpus import get_gpu
-from bench.plan.estimate import Estimate, estimate
+from bench.plan.estimate import Estimate, StepShape, estimate
 from bench.plan.gpu_suites import profile_suites
 from bench.plan.meta_model import config_name
 from bench.plan.placement import GIB, cells_for_cards, place
@@ -33,13 +33,15 @@ def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
         config_name(args.model),
         METHODS.canonical(args.method),
         settings,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        optimizer=args.optimizer,
-        grad_checkpointing=args.grad_checkpointing,
-        task_kind=kind,
-        num_labels=labels,
+        StepShape(
+            args.precision,
+            args.batch_size,
+            args.max_length,
+            args.optimizer,
+            args.grad_checkpointing,
+            kind,
+            labels,
+        ),
     )
 
 

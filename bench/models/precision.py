@@ -30,6 +30,7 @@ class Recipe:
     autocast: torch.dtype | None
     added_fp32: bool
     description: str
+    loss_scaling: bool = False  # fp16 gradients underflow without a GradScaler
 
 
 RECIPES: dict[str, Recipe] = {
@@ -46,6 +47,7 @@ RECIPES: dict[str, Recipe] = {
             torch.float16,
             False,
             "fp32 weights, fp16 autocast, loss scaling",
+            loss_scaling=True,
         ),
     )
 }

@@ -187,18 +187,26 @@ EXTRAPOLATE_ABOVE = 8  # deeper stacks are stepped at 2 and 3 blocks and extende
 COMPONENTS = ("weights", "gradients", "optimizer_states", "activations_and_temporaries")
 
 
+@dataclass(frozen=True)
+class StepShape:
+    """What a training step's memory depends on besides the model, the method and its
+    settings: the recipe, the batch, the optimizer, checkpointing and the head."""
+
+    precision: str = "bf16"
+    batch_size: int = 4
+    max_length: int = 512
+    optimizer: str = "adamw"
+    grad_checkpointing: bool = False
+    task_kind: str | None = None  # None: generation for decoders, classification for encoders
+    num_labels: int = 2
+
+
 def estimate(
     model: str,
     method: str,
     settings: dict[str, Any] | None = None,
+    shape: StepShape | None = None,
     *,
-    precision: str = "bf16",
-    batch_size: int = 4,
-    max_length: int = 512,
-    optimizer: str = "adamw",
-    grad_checkpointing: bool = False,
-    task_kind: str | None = None,
-    num_labels: int = 2,
     extrapolate: bool = True,
 ) -> Estimate:
     """The predicted training-step peak of `method` on `model` (a shipped or registered
@@ -214,21 +222,13 @@ def estimate(
     raw = config_for(model)
     field_name = next((f for f in LAYER_FIELDS if f in raw), None)
     depth = int(raw[field_name]) if field_name else 0
-    args = dict(
-        precision=precision,
-        batch_size=batch_size,
-        max_length=max_length,
-        optimizer=optimizer,
-        grad_checkpointing=grad_checkpointing,
-        task_kind=task_kind,
-        num_labels=num_labels,
-    )
+    shape = shape or StepShape()
     if not extrapolate or depth <= EXTRAPOLATE_ABOVE:
-        result = _estimate_at(model, method, settings, **args)
+        result = _estimate_at(model, method, settings, shape)
         result.seconds = time.perf_counter() - started
         return result
-    two = _estimate_at(model, method, settings, config_changes={field_name: 2}, **args)
-    three = _estimate_at(model, method, settings, config_changes={field_name: 3}, **args)
+    two = _estimate_at(model, method, settings, shape, config_changes={field_name: 2})
+    three = _estimate_at(model, method, settings, shape, config_changes={field_name: 3})
 
     def extend(a: float, b: float) -> int:
         return int(round(a + (depth - 2) * (b - a)))
@@ -255,15 +255,8 @@ def device_bytes(allocated: int) -> int:
 def _estimate_at(
     model: str,
     method: str,
-    settings: dict[str, Any] | None = None,
-    *,
-    precision: str = "bf16",
-    batch_size: int = 4,
-    max_length: int = 512,
-    optimizer: str = "adamw",
-    grad_checkpointing: bool = False,
-    task_kind: str | None = None,
-    num_labels: int = 2,
+    settings: dict[str, Any] | None,
+    shape: StepShape,
     config_changes: dict[str, Any] | None = None,
 ) -> Estimate:
     """One training step of the model as configured on meta (or fake) tensors (see `estimate`)."""
@@ -272,6 +265,9 @@ def _estimate_at(
     from bench.plan.meta_model import build_on_meta
 
     started = time.perf_counter()
+    precision, batch_size, max_length = shape.precision, shape.batch_size, shape.max_length
+    optimizer, grad_checkpointing = shape.optimizer, shape.grad_checkpointing
+    task_kind, num_labels = shape.task_kind, shape.num_labels
     recipe = get_recipe(precision)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")

@@ -13,7 +13,7 @@ from bench.core.registry import TASKS
 from bench.core.spec import CellSpec
 from bench.core.status import Status, Verdict
 from bench.hardware.gpus import GpuProfile
-from bench.plan.estimate import Estimate, estimate
+from bench.plan.estimate import Estimate, StepShape, estimate
 
 
 @dataclass
@@ -64,18 +64,8 @@ def estimate_cell(spec: CellSpec) -> Estimate:
     model, method, settings, precision, optimizer, ckpt, batch, length, kind, labels = estimate_key(
         spec
     )
-    return estimate(
-        model,
-        method,
-        dict(settings),
-        precision=precision,
-        optimizer=optimizer,
-        grad_checkpointing=ckpt,
-        batch_size=batch,
-        max_length=length,
-        task_kind=kind,
-        num_labels=labels,
-    )
+    shape = StepShape(precision, batch, length, optimizer, ckpt, kind, labels)
+    return estimate(model, method, dict(settings), shape)
 
 
 def verdict_for(est: Estimate, profile: GpuProfile) -> str:
