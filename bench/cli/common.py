@@ -71,22 +71,33 @@ def add_setting_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """Options that `run` and `estimate` share, with the same names (`run` leaves them unset
-    so that the suite's budget stands)."""
+    so that the suite's budget stands; `estimate` defaults to the GPU workload's StepShape)."""
     from bench.cell.train_loop import OPTIMIZERS
     from bench.models.precision import RECIPES
+    from bench.plan.estimate import StepShape
+
+    shape = StepShape()
 
     def default(value: object) -> object:
         return value if defaults else None
 
     parser.add_argument(
-        "--precision", choices=list(RECIPES), default=default("bf16"), help="precision recipe"
+        "--precision",
+        choices=list(RECIPES),
+        default=default(shape.precision),
+        help="precision recipe",
     )
-    parser.add_argument("--batch-size", type=int, default=default(4), help="sequences per step")
     parser.add_argument(
-        "--max-length", type=int, default=default(512), help="tokens per sequence (the cap)"
+        "--batch-size", type=int, default=default(shape.batch_size), help="sequences per step"
     )
     parser.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default=default("adamw"), help="optimizer"
+        "--max-length",
+        type=int,
+        default=default(shape.max_length),
+        help="tokens per sequence (the cap)",
+    )
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=default(shape.optimizer), help="optimizer"
     )
     parser.add_argument(
         "--grad-checkpointing",

@@ -190,7 +190,8 @@ COMPONENTS = ("weights", "gradients", "optimizer_states", "activations_and_tempo
 @dataclass(frozen=True)
 class StepShape:
     """What a training step's memory depends on besides the model, the method and its
-    settings: the recipe, the batch, the optimizer, checkpointing and the head."""
+    settings: the recipe, the batch, the optimizer, checkpointing and the head. The defaults
+    are the GPU profiles' decoder workload (bench.plan.gpu_suites) and the estimate command's."""
 
     precision: str = "bf16"
     batch_size: int = 4

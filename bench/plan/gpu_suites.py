@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from bench.core.spec import MethodChoice, SuiteSpec
 from bench.hardware.gpus import GpuProfile
+from bench.plan.estimate import StepShape
 from bench.plan.suite_registry import DEFAULT_BUDGET, SUITES, all_methods, register_suite
 
 # Decoder rows: random-weight `config:` models on a fixed-length workload (every sequence
-# max_length tokens): memory, speed and energy only.
+# max_length tokens): memory, speed and energy only; its shape is the estimate's default.
+WORKLOAD = StepShape()
 WORKLOAD_BUDGET = {
     "train_size": None,
-    "max_length": 512,
-    "batch_size": 4,
+    "max_length": WORKLOAD.max_length,
+    "batch_size": WORKLOAD.batch_size,
     "max_steps": 30,
-    "precision": "bf16",
+    "precision": WORKLOAD.precision,
 }
 WITH_AND_WITHOUT_CHECKPOINTING = ({"grad_checkpointing": False}, {"grad_checkpointing": True})
 DECODER_METHODS = ("full", "lora", "dora", "qlora", "lora_8bit")
