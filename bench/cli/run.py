@@ -99,6 +99,7 @@ def _gpu_plan(
 
     if args.search_lr:
         raise ValueError("--search-lr runs on a suite (--device cuda), not yet with --gpu")
+    execution.check("cuda")  # before the estimates, not after them
     placement, suites, cells = gpu.placed_cells(
         args.gpu, args.emulate, args.dry_run, args.suite, selection
     )  # NoGpu (exit 2) on a real run without one
@@ -128,6 +129,7 @@ def _suite_plan(
     device = resolve_device(args.device)
     if not args.dry_run:
         check_device(device)
+    execution.check(device)
     cells = selection.expand(suite, device)
     check_cells(cells)
     if args.dry_run:
