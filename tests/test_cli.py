@@ -82,3 +82,21 @@ def test_run_set_reaches_every_method_and_bad_keys_name_the_valid_ones(tmp_path,
     assert capsys.readouterr().out.count("ewc_lambda=5") == 9
     assert main(["run", "--dry-run", "--set", "ewc_lambda=5", "--set", "rank=3"]) == 2
     assert "its settings are" in capsys.readouterr().err
+
+
+def test_help_and_list_gpus_load_no_heavy_library():
+    """`--help`, the parse and `list gpus` answer at once: they import neither torch nor
+    transformers nor peft (a subprocess, so that the test session's imports do not count)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from bench.cli.main import build_parser, main\n"
+        "build_parser().parse_args(['run', '--gpu', '4090', '--dry-run'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['list', 'gpus']) == 0\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from bench.core.registry import METHODS, MODELS
+from bench.core.vocab import StepShape
 from bench.models.sources import build_from_config, register_config_model
 from bench.plan.estimate import (
-    StepShape,
     _quantized_linears,
     estimate,
     flash_attention,

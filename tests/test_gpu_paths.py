@@ -289,6 +289,7 @@ def test_a_step_reads_nothing_from_the_device_between_its_timing_boundaries(monk
     import traceback
 
     from bench.cell import train_loop as train_module
+
     events: list[str] = []
     monkeypatch.setattr(train_module, "synchronize", lambda device: events.append("sync"))
 

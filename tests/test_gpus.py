@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.core.errors import UnknownName
+from bench.core.errors import NoGpu, UnknownName
 from bench.hardware.gpus import (
     GPUS,
     detect_gpus,
@@ -14,7 +14,7 @@ from bench.hardware.gpus import (
     get_gpu,
     profile_for_device_name,
 )
-from bench.plan.placement import NoGpu, card_name, place
+from bench.plan.placement import card_name, place
 
 GIB = 2**30
 

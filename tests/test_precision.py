@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from bench.cell.run import failure_record, run_cell
-from bench.cell.train_loop import OPTIMIZERS, make_optimizer
+from bench.cell.train_loop import make_optimizer
+from bench.core.vocab import OPTIMIZERS
 from bench.models.precision import RECIPES, get_recipe
 from tests.helpers import tiny_cell
 

@@ -93,6 +93,7 @@ def test_lr_sets_every_methods_rate_and_the_regime_flags_reach_the_cells(tmp_pat
 
 def test_the_key_setting_is_searched_with_the_rate_and_a_budget_thins_the_grid(tmp_path):
     from bench.core.registry import METHODS
+
     for method, info in METHODS.items():  # every declared key is a real setting
         if info.search is not None:
             name, values = info.search

@@ -14,6 +14,7 @@ from torch import nn
 from transformers import get_scheduler
 
 from bench.core.spec import CellSpec
+from bench.core.vocab import OPTIMIZERS
 from bench.data.splits import Encoded, batch_order, collate, to_device
 from bench.meters.speed import StepTimer, synchronize
 from bench.models.precision import autocast_for, get_recipe
@@ -22,7 +23,6 @@ from bench.regimes.unfreeze import ProgressiveUnfreezing
 SCHEDULERS = ("linear", "cosine", "constant")
 # adamw: torch's default implementation (foreach on CUDA); adamw-fused: its fused CUDA kernel;
 # the 8-bit ones are bitsandbytes' (paged: states in unified memory, evicted under pressure).
-OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "paged-adamw-8bit")
 
 
 _SPEC = {f.name: f.default for f in dataclasses.fields(CellSpec)}  # one default per setting

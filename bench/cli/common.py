@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench.core.vocab import OPTIMIZERS, RECIPE_NAMES, StepShape
 from bench.store.cell_store import DEFAULT_STORE, Store
 
 
@@ -72,9 +73,6 @@ def add_setting_option(parser: argparse.ArgumentParser, help: str) -> None:
 def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """Options that `run` and `estimate` share, with the same names (`run` leaves them unset
     so that the suite's budget stands; `estimate` defaults to the GPU workload's StepShape)."""
-    from bench.cell.train_loop import OPTIMIZERS
-    from bench.models.precision import RECIPES
-    from bench.plan.estimate import StepShape
 
     shape = StepShape()
 
@@ -83,7 +81,7 @@ def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
     parser.add_argument(
         "--precision",
-        choices=list(RECIPES),
+        choices=list(RECIPE_NAMES),
         default=default(shape.precision),
         help="precision recipe",
     )

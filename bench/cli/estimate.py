@@ -10,16 +10,14 @@ from typing import Any
 from rich.console import Console
 
 from bench.cli.common import (
-    add_plugin_option,
-    add_recipe_options,
-    add_setting_option,
     parse_setting,
 )
 from bench.cli.plan_tables import estimate_json, plan_frame, plan_summary
 from bench.core.plugins import load_plugin_file
 from bench.core.registry import METHODS
+from bench.core.vocab import StepShape
 from bench.hardware.gpus import get_gpu
-from bench.plan.estimate import Estimate, StepShape, estimate
+from bench.plan.estimate import Estimate, estimate
 from bench.plan.gpu_suites import profile_suites
 from bench.plan.meta_model import config_name
 from bench.plan.placement import GIB, cells_for_cards, place
@@ -69,24 +67,6 @@ def _print_one(est: Estimate, verdict: str | None, gpu: str | None) -> None:
         print(f"  basis: {part}: {how}")
     if verdict is not None:
         print(f"  verdict on {gpu}: {verdict}")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    est = sub.add_parser(
-        "estimate",
-        help="predicted peak memory of a cell's training step, or of a GPU profile's matrix",
-    )
-    est.add_argument("--model", help="a shipped config name, config:NAME, minilm, ...")
-    est.add_argument("--method", help="method name")
-    add_setting_option(est, "a method setting (repeatable)")
-    add_recipe_options(est, defaults=True)
-    est.add_argument("--task", help="a task (its kind and labels); default: the model's kind")
-    est.add_argument("--labels", type=int, default=2, help="classes of a classification head")
-    est.add_argument(
-        "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
-    )
-    est.add_argument("--json", action="store_true", help="print JSON")
-    add_plugin_option(est, "methods")
 
 
 def cmd_estimate(args: argparse.Namespace, console: Console, command: str) -> int:

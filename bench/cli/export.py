@@ -7,21 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.cli.common import add_store_options, open_existing
+from bench.cli.common import open_existing
 from bench.cli.report import suite_cell_ids
 from bench.plan.suites import SUITES
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    export = sub.add_parser("export", help="every stored cell as one row: csv, jsonl, parquet")
-    export.add_argument("--format", default="csv", choices=("csv", "jsonl", "parquet"))
-    export.add_argument("--suite", help="only this suite's cells (default: every stored cell)")
-    export.add_argument(
-        "--output", help="file to write (default: ftbench-export.FORMAT beside the store)"
-    )
-    add_store_options(export, out=False)
-    status = sub.add_parser("status", help="cells by status per suite, and the failed ones")
-    add_store_options(status, out=False)
 
 
 def cmd_export(args: argparse.Namespace, console: Console, command: str) -> int:

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-import pandas as pd
 from rich.console import Console
 
 from bench.core.registry import METHODS, MODELS, TASKS
-from bench.plan.suites import SUITES
-
-LISTABLE = ("methods", "tasks", "models", "suites", "gpus")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    lister = sub.add_parser("list", help="list methods, tasks, models or suites")
-    lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)
 
 
 def _labels_cell(labels: tuple[str, ...], kind: str) -> str:
@@ -32,8 +24,8 @@ def _searched(method: str) -> str:
     return f"{found[0]} in {', '.join(map(str, found[1]))}" if found else "-"
 
 
-def list_frame(what: str) -> pd.DataFrame:
-    """The registry `what` as a table."""
+def list_rows(what: str) -> list[dict[str, Any]]:
+    """The registry `what` as table rows."""
     if what == "methods":
         rows = [
             {
@@ -84,6 +76,8 @@ def list_frame(what: str) -> pd.DataFrame:
             }
         )
     else:
+        from bench.plan.suites import SUITES
+
         rows = [
             {
                 "name": n,
@@ -95,22 +89,50 @@ def list_frame(what: str) -> pd.DataFrame:
             }
             for n, s in SUITES.items()
         ]
-    return pd.DataFrame(rows)
+    return rows
+
+
+def gpu_rows() -> list[dict[str, Any]]:
+    """`list gpus`: every profile with its figures and their source."""
+    from bench.hardware.gpus import GPUS
+
+    gib = 2**30
+    return [
+        {
+            "name": name,
+            "card": g.title,
+            "memory GiB": f"{g.memory_bytes / gib:.1f}",
+            "bf16 TFLOP/s": f"{g.bf16_tflops:g}" if g.bf16 else "no bf16",
+            "fp16": f"{g.fp16_tflops:g}",
+            "tf32": f"{g.tf32_tflops:g}" if g.tf32_tflops else "—",
+            "fp32": f"{g.fp32_tflops:g}",
+            "GB/s": f"{g.bandwidth_gbs:g}",
+            "TDP W": f"{g.tdp_w:g}",
+            "aliases": ", ".join(g.aliases) or "-",
+            "source": g.source,
+        }
+        for name, g in GPUS.items()
+    ]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Rows as a markdown table (tabulate's pipe format, as pandas' to_markdown prints it)."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers="keys", tablefmt="pipe", disable_numparse=True)
 
 
 def cmd_list(args: argparse.Namespace, console: Console, command: str) -> int:
     if args.what == "gpus":
-        from bench.cli.plan_tables import gpus_frame
-
-        frame = gpus_frame()
-        print(frame.to_markdown(index=False, disable_numparse=True))
+        rows = gpu_rows()
+        print(markdown(rows))
         print(
-            f"\n{len(frame)} GPU profiles: dense peaks (no 2:4 sparsity) from each card's data "
+            f"\n{len(rows)} GPU profiles: dense peaks (no 2:4 sparsity) from each card's data "
             "sheet; memory as NVML reports it. `--gpu cpu` is not a profile: without --gpu a "
             "run uses this machine's CPU (or its GPU with --device cuda)."
         )
         return 0
-    frame = list_frame(args.what)
-    print(frame.to_markdown(index=False, disable_numparse=True))
-    print(f"\n{len(frame)} {args.what}")
+    rows = list_rows(args.what)
+    print(markdown(rows))
+    print(f"\n{len(rows)} {args.what}")
     return 0

@@ -1,31 +1,33 @@
 """The command line: `run` (the default), `report`, `list`, `params`, `check`, `estimate`,
-`export`, `status`; each command's parser and handler live in a module of their own."""
+`export`, `status`. Parsing loads no library (bench.cli.parsers); each command's handler
+module is imported only when that command runs."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from rich.markup import escape
 
-from bench.cli import check, estimate, export, listing, params, report, run
+from bench.cli import parsers
 from bench.cli.common import command_line
-from bench.core.errors import UnknownName
+from bench.core.errors import NoGpu, UnknownName
 from bench.core.messages import LoggedConsole, log_path_for, reports_dir_for
 from bench.core.plugins import load_builtin_plugins
 from bench.core.quiet import quiet_libraries
-from bench.plan.placement import NoGpu
 
 COMMANDS = ("run", "report", "list", "params", "check", "estimate", "export", "status")
+# command -> (handler module, function); imported when the command runs
 HANDLERS = {
-    "run": run.cmd_run,
-    "report": report.cmd_report,
-    "list": listing.cmd_list,
-    "params": params.cmd_params,
-    "check": check.cmd_check,
-    "estimate": estimate.cmd_estimate,
-    "export": export.cmd_export,
-    "status": export.cmd_status,
+    "run": ("bench.cli.run", "cmd_run"),
+    "report": ("bench.cli.report", "cmd_report"),
+    "list": ("bench.cli.listing", "cmd_list"),
+    "params": ("bench.cli.params", "cmd_params"),
+    "check": ("bench.cli.check", "cmd_check"),
+    "estimate": ("bench.cli.estimate", "cmd_estimate"),
+    "export": ("bench.cli.export", "cmd_export"),
+    "status": ("bench.cli.export", "cmd_status"),
 }
 
 
@@ -41,14 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
-    run.add_parser(sub)
-    report.add_parser(sub)
-    listing.add_parser(sub)
-    check.add_parser(sub)
-    params.add_parser(sub)
-    estimate.add_parser(sub)
-    export.add_parsers(sub)
+    parsers.add_run(sub)
+    parsers.add_report(sub)
+    parsers.add_list(sub)
+    parsers.add_check(sub)
+    parsers.add_params(sub)
+    parsers.add_estimate(sub)
+    parsers.add_export_and_status(sub)
     return parser
+
+
+def needs_registries(args: argparse.Namespace) -> bool:
+    """Every command but `list gpus` reads the methods, tasks, models or suites."""
+    return not (args.command == "list" and args.what == "gpus")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     trains = args.command in ("run", "check")
     console = LoggedConsole(log_path_for(args.store) if trains else None)
     quiet_libraries()
-    load_builtin_plugins()
     try:
-        return HANDLERS[args.command](args, console, command_line())
+        if needs_registries(args):
+            load_builtin_plugins()
+        module, name = HANDLERS[args.command]
+        handler = getattr(importlib.import_module(module), name)
+        return handler(args, console, command_line())
     except (UnknownName, ValueError, FileNotFoundError, NoGpu) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2

@@ -7,25 +7,8 @@ import argparse
 import pandas as pd
 from rich.console import Console
 
-from bench.cli.common import add_setting_option, csv_list, parse_setting
+from bench.cli.common import csv_list, parse_setting
 from bench.core.registry import METHODS
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    params = sub.add_parser(
-        "params", help="exact parameter counts on the meta device (no weights downloaded)"
-    )
-    params.add_argument(
-        "--model",
-        required=True,
-        help="comma-separated shipped config names, config:PATH.json, minilm, ...",
-    )
-    params.add_argument("--method", required=True, help="comma-separated method names")
-    add_setting_option(params, "a method setting (repeatable), e.g. --set r=16 --set targets=q,k,v")
-    params.add_argument(
-        "--task-kind", default="classification", choices=("classification", "generation")
-    )
-    params.add_argument("--labels", type=int, default=2, help="classes of the new head")
 
 
 def cmd_params(args: argparse.Namespace, console: Console, command: str) -> int:

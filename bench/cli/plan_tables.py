@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 
 from bench.core.status import Verdict
-from bench.hardware.gpus import GPUS
 from bench.plan.placement import GIB, Placement
 from bench.plan.planner import PlannedCell
 
@@ -74,25 +73,3 @@ def estimate_json(planned: Sequence[PlannedCell]) -> str:
             }
         )
     return json.dumps(out, indent=1)
-
-
-def gpus_frame() -> pd.DataFrame:
-    """`list gpus`: every profile with its figures and their source."""
-    rows = []
-    for name, g in GPUS.items():
-        rows.append(
-            {
-                "name": name,
-                "card": g.title,
-                "memory GiB": f"{g.memory_bytes / GIB:.1f}",
-                "bf16 TFLOP/s": f"{g.bf16_tflops:g}" if g.bf16 else "no bf16",
-                "fp16": f"{g.fp16_tflops:g}",
-                "tf32": f"{g.tf32_tflops:g}" if g.tf32_tflops else "—",
-                "fp32": f"{g.fp32_tflops:g}",
-                "GB/s": f"{g.bandwidth_gbs:g}",
-                "TDP W": f"{g.tdp_w:g}",
-                "aliases": ", ".join(g.aliases) or "-",
-                "source": g.source,
-            }
-        )
-    return pd.DataFrame(rows)

@@ -8,19 +8,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.cli.common import add_store_options
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.plan.suites import SUITES, expand
 from bench.store.cell_store import Store
 
 StoredPlacement = tuple[str, str | None, str | None, bool]  # device, GPU profile, card, emulated
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    report = sub.add_parser("report", help="regenerate the markdown reports from the store")
-    report.add_argument("--suite", help="one suite (default: every suite with stored cells)")
-    report.add_argument("--device", default=None, help="device the cells ran on (default: any)")
-    add_store_options(report)
 
 
 def suite_placements(

@@ -7,7 +7,6 @@ import argparse
 
 from rich.markup import escape
 
-from bench.cli import run_options
 from bench.cli.common import csv_list, parse_setting, resolve_device
 from bench.cli.pipeline import Page, RunPlan, execute
 from bench.cli.search import SearchOptions
@@ -38,14 +37,6 @@ BUDGET_OPTIONS = (
     "unfreeze_every",
     "self_training",
 )
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
-    run_options.add_selection(run)
-    run_options.add_budget(run)
-    run_options.add_search(run)
-    run_options.add_execution(run)
 
 
 def selection_from(args: argparse.Namespace) -> Selection:

@@ -10,7 +10,7 @@ from bench.cli.common import (
     add_setting_option,
     add_store_options,
 )
-from bench.data.splits import BALANCE
+from bench.core.vocab import BALANCE
 from bench.execute.options import EXECUTORS
 
 

@@ -5,6 +5,10 @@ class Unsupported(Exception):
     """A method cannot run on this model or task; stored as status `unsupported`, not a crash."""
 
 
+class NoGpu(Exception):
+    """A real `--gpu` run on a machine without an NVIDIA GPU (exit 2, with the way out)."""
+
+
 class UnknownName(KeyError):
     """A name that is not in a registry; the message lists the valid names and the nearest."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 
 
@@ -24,7 +25,8 @@ def quiet_libraries() -> None:
         "Paged optimizers are not supported on CPU",
     ):
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers loads
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:  # already loaded: tell it directly
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from bench.core.vocab import BALANCE
+
 SPLIT_SEED = 1234  # the split never changes with the cell's seed
 IGNORE = -100  # the label id that transformers' loss skips (prompt and padding tokens)
 
@@ -92,7 +94,6 @@ class Split:
 
 _TAG = re.compile(r"<[^>]{1,40}>")
 _SPACE = re.compile(r"\s+")
-BALANCE = ("down", "up")
 
 
 def clean_text(text: str) -> str:

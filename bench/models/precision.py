@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.core.vocab import RECIPE_NAMES
+
 # The one table of dtype names: how recipes, settings and reports spell torch's dtypes.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -51,6 +53,9 @@ RECIPES: dict[str, Recipe] = {
         ),
     )
 }
+
+
+assert tuple(RECIPES) == RECIPE_NAMES  # the command line offers these names before torch loads
 
 
 def get_recipe(name: str) -> Recipe:

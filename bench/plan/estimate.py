@@ -23,9 +23,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from bench.cell.train_loop import OPTIMIZERS
 from bench.core.errors import Unsupported
 from bench.core.registry import METHODS
+from bench.core.vocab import OPTIMIZERS, StepShape
 from bench.hardware.gpus import CUDA_CONTEXT_BYTES
 from bench.models.precision import get_recipe, keep_added_fp32
 from bench.models.sources import enable_gradient_checkpointing
@@ -185,21 +185,6 @@ def _inputs(
 LAYER_FIELDS = ("num_hidden_layers", "n_layer")
 EXTRAPOLATE_ABOVE = 8  # deeper stacks are stepped at 2 and 3 blocks and extended
 COMPONENTS = ("weights", "gradients", "optimizer_states", "activations_and_temporaries")
-
-
-@dataclass(frozen=True)
-class StepShape:
-    """What a training step's memory depends on besides the model, the method and its
-    settings: the recipe, the batch, the optimizer, checkpointing and the head. The defaults
-    are the GPU profiles' decoder workload (bench.plan.gpu_suites) and the estimate command's."""
-
-    precision: str = "bf16"
-    batch_size: int = 4
-    max_length: int = 512
-    optimizer: str = "adamw"
-    grad_checkpointing: bool = False
-    task_kind: str | None = None  # None: generation for decoders, classification for encoders
-    num_labels: int = 2
 
 
 def estimate(

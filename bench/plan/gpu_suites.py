@@ -6,8 +6,8 @@ Which cells of these suites fit a card is decided by the estimate (bench.plan.pl
 from __future__ import annotations
 
 from bench.core.spec import MethodChoice, SuiteSpec
+from bench.core.vocab import StepShape
 from bench.hardware.gpus import GpuProfile
-from bench.plan.estimate import StepShape
 from bench.plan.suite_registry import DEFAULT_BUDGET, SUITES, all_methods, register_suite
 
 # Decoder rows: random-weight `config:` models on a fixed-length workload (every sequence

@@ -8,15 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.core.errors import NoGpu
 from bench.core.spec import CellSpec
 from bench.hardware.gpus import DetectedGpu, GpuProfile, detect_gpus, get_gpu
 from bench.plan.selection import Selection
 
 GIB = 2**30
-
-
-class NoGpu(Exception):
-    """A real `--gpu` run on a machine without an NVIDIA GPU (exit 2, with the way out)."""
 
 
 @dataclass(frozen=True)

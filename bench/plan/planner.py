@@ -12,8 +12,9 @@ from bench.core.errors import Unsupported
 from bench.core.registry import TASKS
 from bench.core.spec import CellSpec
 from bench.core.status import Status, Verdict
+from bench.core.vocab import StepShape
 from bench.hardware.gpus import GpuProfile
-from bench.plan.estimate import Estimate, StepShape, estimate
+from bench.plan.estimate import Estimate, estimate
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""Every command's parser builder, one per command (run's options in bench.cli.run_options).
+Nothing here loads torch: `--help` and the parse answer at once."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.cli import run_options
+from bench.cli.common import (
+    add_plugin_option,
+    add_recipe_options,
+    add_setting_option,
+    add_store_options,
+)
+
+LISTABLE = ("methods", "tasks", "models", "suites", "gpus")
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="regenerate the markdown reports from the store")
+    report.add_argument("--suite", help="one suite (default: every suite with stored cells)")
+    report.add_argument("--device", default=None, help="device the cells ran on (default: any)")
+    add_store_options(report)
+
+
+def add_list(sub: argparse._SubParsersAction) -> None:
+    lister = sub.add_parser("list", help="list methods, tasks, models or suites")
+    lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)
+
+
+def add_check(sub: argparse._SubParsersAction) -> None:
+    check = sub.add_parser(
+        "check", help="regression gate: exit 0 if a method is non-inferior to the baselines"
+    )
+    check.add_argument("--method", required=True, help="the method under test")
+    add_plugin_option(check, "the method")
+    check.add_argument("--baselines", default="lora,full", help="comma-separated baselines")
+    check.add_argument(
+        "--margin",
+        type=float,
+        default=0.01,
+        help="largest tolerated drop of the primary metric (default 0.01)",
+    )
+    check.add_argument("--suite", default="smoke", help="suite whose cells decide (default smoke)")
+    check.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    check.add_argument(
+        "--fresh",
+        action="store_true",
+        help="retrain the method's cells even if stored (after editing a plugin)",
+    )
+    check.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run cells in this process (debugging; no crash isolation)",
+    )
+    add_store_options(check, out=False)
+
+
+def add_params(sub: argparse._SubParsersAction) -> None:
+    params = sub.add_parser(
+        "params", help="exact parameter counts on the meta device (no weights downloaded)"
+    )
+    params.add_argument(
+        "--model",
+        required=True,
+        help="comma-separated shipped config names, config:PATH.json, minilm, ...",
+    )
+    params.add_argument("--method", required=True, help="comma-separated method names")
+    add_setting_option(params, "a method setting (repeatable), e.g. --set r=16 --set targets=q,k,v")
+    params.add_argument(
+        "--task-kind", default="classification", choices=("classification", "generation")
+    )
+    params.add_argument("--labels", type=int, default=2, help="classes of the new head")
+
+
+def add_estimate(sub: argparse._SubParsersAction) -> None:
+    est = sub.add_parser(
+        "estimate",
+        help="predicted peak memory of a cell's training step, or of a GPU profile's matrix",
+    )
+    est.add_argument("--model", help="a shipped config name, config:NAME, minilm, ...")
+    est.add_argument("--method", help="method name")
+    add_setting_option(est, "a method setting (repeatable)")
+    add_recipe_options(est, defaults=True)
+    est.add_argument("--task", help="a task (its kind and labels); default: the model's kind")
+    est.add_argument("--labels", type=int, default=2, help="classes of a classification head")
+    est.add_argument(
+        "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
+    )
+    est.add_argument("--json", action="store_true", help="print JSON")
+    add_plugin_option(est, "methods")
+
+
+def add_export_and_status(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="every stored cell as one row: csv, jsonl, parquet")
+    export.add_argument("--format", default="csv", choices=("csv", "jsonl", "parquet"))
+    export.add_argument("--suite", help="only this suite's cells (default: every stored cell)")
+    export.add_argument(
+        "--output", help="file to write (default: ftbench-export.FORMAT beside the store)"
+    )
+    add_store_options(export, out=False)
+    status = sub.add_parser("status", help="cells by status per suite, and the failed ones")
+    add_store_options(status, out=False)
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
+    run_options.add_selection(run)
+    run_options.add_budget(run)
+    run_options.add_search(run)
+    run_options.add_execution(run)

@@ -1,0 +1,25 @@
+"""The names the command line offers before any library loads: precision recipes, optimizers,
+class balancing, and the shape of a training step (what its memory depends on)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RECIPE_NAMES = ("fp32", "amp-bf16", "bf16", "amp-fp16")  # bench.models.precision.RECIPES
+OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "paged-adamw-8bit")
+BALANCE = ("down", "up")
+
+
+@dataclass(frozen=True)
+class StepShape:
+    """What a training step's memory depends on besides the model, the method and its
+    settings: the recipe, the batch, the optimizer, checkpointing and the head. The defaults
+    are the GPU profiles' decoder workload (bench.plan.gpu_suites) and the estimate command's."""
+
+    precision: str = "bf16"
+    batch_size: int = 4
+    max_length: int = 512
+    optimizer: str = "adamw"
+    grad_checkpointing: bool = False
+    task_kind: str | None = None  # None: generation for decoders, classification for encoders
+    num_labels: int = 2
