@@ -105,6 +105,14 @@ def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     )
 
 
+def stored_statuses(path: str, cell_ids: list[str]) -> dict[str, str | None]:
+    """Each cell's stored status, without creating a store where there is none (a dry run)."""
+    if not Path(path).exists():
+        return {}
+    with Store(path) as store:
+        return {cell_id: store.status(cell_id) for cell_id in cell_ids}
+
+
 def open_existing(path: str) -> Store:
     if not Path(path).exists():
         raise FileNotFoundError(f"no store at {path}: run `python run_all.py run` first")

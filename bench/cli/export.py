@@ -10,6 +10,7 @@ from rich.console import Console
 from bench.cli.common import open_existing
 from bench.cli.report import suite_cell_ids
 from bench.plan.suites import SUITES
+from bench.store.cell_store import Store
 
 
 def cmd_export(args: argparse.Namespace, console: Console, command: str) -> int:
@@ -28,16 +29,49 @@ def cmd_export(args: argparse.Namespace, console: Console, command: str) -> int:
     return 0
 
 
+def in_flight(store: Store) -> list[tuple[str, str, str, bool, str]]:
+    """Cells claimed now: id, owner, since, whether the owner lives, and the label the suites
+    give it (a narrowed run's cell may be in none)."""
+    from bench.cli.report import suite_placements
+    from bench.store.cell_store import owner_alive
+
+    claims = store.claims()
+    if not claims:
+        return []
+    labels = {
+        c.cell_id: c.label()
+        for _, _, cells in suite_placements(store, SUITES.names())
+        for c in cells
+    }
+    return [
+        (
+            c["cell_id"],
+            c["owner"],
+            c["since"],
+            owner_alive(c["owner"]),
+            labels.get(c["cell_id"], "(in no suite: a narrowed run's or a plugin's cell)"),
+        )
+        for c in claims
+    ]
+
+
 def cmd_status(args: argparse.Namespace, console: Console, command: str) -> int:
     from bench.report.export import failed_cells, status_frame
 
     with open_existing(args.store) as store:
         frame = status_frame(store, suite_cell_ids(store, SUITES.names()))
         failed = failed_cells(store)
-    if frame.empty:
+        flight = in_flight(store)
+    if frame.empty and not flight:
         console.print(f"the store {args.store} holds no cell")
         return 0
-    print(frame.to_markdown(index=False))
+    if not frame.empty:
+        print(frame.to_markdown(index=False))
+    if flight:
+        print(f"\n{len(flight)} cell(s) in flight:")
+        for cell_id, owner, since, alive, label in flight:
+            state = "running" if alive else "owner gone: the next run takes it over"
+            print(f"  {cell_id}  since {since}, {owner} ({state})  {label}")
     if failed:
         print(f"\n{len(failed)} failed cell(s):")
         for cell_id, status, label, error in failed:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.cli.common import stored_statuses
 from bench.cli.pipeline import Page, RunPlan
 from bench.cli.plan_tables import plan_frame, plan_summary
 from bench.core.registry import TASKS
@@ -21,7 +22,6 @@ from bench.plan.planner import plan, wont_fit_record
 from bench.plan.selection import Selection
 from bench.plan.suites import SUITES
 from bench.plan.validate import check_cells
-from bench.store.cell_store import Store
 
 
 def report_stem(suite: str, card: str, emulate: bool, gpu: str) -> str:
@@ -67,8 +67,7 @@ def gpu_plan(
     planned = plan(cells, placement.profile, plugins=plugins)
     seconds = time.perf_counter() - started
     if dry_run:
-        with Store(store_path) as store:
-            statuses = {c.cell_id: store.status(c.cell_id) for c in cells}
+        statuses = stored_statuses(store_path, [c.cell_id for c in cells])
         print(plan_frame(planned, statuses).to_markdown(index=False, disable_numparse=True))
     console.print(plan_summary(planned, placement, seconds))
     if dry_run:

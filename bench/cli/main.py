@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from rich.markup import escape
 
@@ -31,8 +32,16 @@ HANDLERS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line (the reason and where to look)
+    instead of the whole usage before it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run_all.py",
         description=(
             "ftbench: fine-tuning methods compared on the same tasks and hardware.\n"
@@ -42,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{" + ",".join(COMMANDS) + "}", parser_class=Parser
+    )
     parsers.add_run(sub)
     parsers.add_report(sub)
     parsers.add_list(sub)
@@ -77,3 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownName, ValueError, FileNotFoundError, NoGpu) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
+    except PermissionError as exc:  # a store or report folder this user cannot write
+        console.print(f"[red]error:[/red] {escape(str(exc))}: choose another --store / --out")
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: cells in flight were not stored; run again to resume")
+        return 130

@@ -7,7 +7,7 @@ import argparse
 
 from rich.markup import escape
 
-from bench.cli.common import csv_list, parse_setting, resolve_device
+from bench.cli.common import csv_list, parse_setting, resolve_device, stored_statuses
 from bench.cli.pipeline import Page, RunPlan, execute
 from bench.cli.search import SearchOptions
 from bench.core.messages import LoggedConsole
@@ -16,7 +16,6 @@ from bench.execute.options import ExecutionOptions
 from bench.plan.selection import Selection
 from bench.plan.suites import SUITES
 from bench.plan.validate import check_at_least, check_cells, check_device
-from bench.store.cell_store import Store
 
 # run's budget options: the CellSpec field each sets (unset: the suite's value stands)
 BUDGET_OPTIONS = (
@@ -124,9 +123,9 @@ def _suite_plan(
     cells = selection.expand(suite, device)
     check_cells(cells)
     if args.dry_run:
-        with Store(args.store) as store:
-            for spec in cells:
-                print(f"{spec.cell_id}  {store.status(spec.cell_id) or '-':<11} {spec.label()}")
+        statuses = stored_statuses(args.store, [c.cell_id for c in cells])
+        for spec in cells:
+            print(f"{spec.cell_id}  {statuses.get(spec.cell_id) or '-':<11} {spec.label()}")
         return None
     if (args.search_key or args.search_budget) and not args.search_lr:
         raise ValueError("--search-key and --search-budget go with --search-lr RATES")

@@ -26,10 +26,16 @@ class LoggedConsole(Console):
             plain = " ".join(
                 o.plain if isinstance(o, Text) else Text.from_markup(o).plain for o in objects
             )
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now().isoformat(sep=" ", timespec="seconds")
-            with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(f"{stamp} {plain}\n")
+            try:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with self.log_path.open("a", encoding="utf-8") as log:
+                    log.write(f"{stamp} {plain}\n")
+            except OSError as exc:  # a folder this user cannot write: say so once, go on
+                path, self.log_path = self.log_path, None
+                super().print(
+                    f"[yellow]note:[/yellow] no log: cannot write {path} ({exc.strerror})"
+                )
 
 
 def log_path_for(store: str | Path) -> Path:

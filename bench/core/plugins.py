@@ -9,6 +9,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from bench.core.errors import PluginError
+
 _BUILTINS_LOADED = False
 
 
@@ -45,4 +47,11 @@ def load_plugin_file(path: str | Path) -> None:
         raise ImportError(f"cannot load plugin file {str(path)!r}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a plugin's own error, reported with its file, not a traceback
+        del sys.modules[module_name]
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise PluginError(
+            f"plugin file {str(path)!r} failed to load{where}: {type(exc).__name__}: {exc}"
+        ) from exc

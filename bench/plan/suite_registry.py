@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from bench.core.plugins import declared_rank, load_builtin_plugins
-from bench.core.registry import METHODS, TASKS, Registry
+from bench.core.registry import COMMON_SETTINGS, METHODS, TASKS, MethodInfo, Registry
 from bench.core.spec import CellSpec, MethodChoice, SuiteSpec, freeze_settings
 
 SUITES: Registry[SuiteSpec] = Registry("suite")
@@ -75,6 +75,8 @@ def expand(
         known = {c.name for c in choices}
         extra = [MethodChoice(m) for m in methods if m not in known]
         choices = [c for c in choices if c.name in methods] + extra
+    settings = settings or {}
+    _check_taken(settings, [METHODS.get(c.name) for c in choices])
     seed_list = list(suite.seeds) if seeds is None else list(range(seeds))
     placement = {"gpu": gpu, "card": card, "emulate": emulate}
     model_names = [canonical_model(m) for m in models or suite.models]
@@ -84,7 +86,7 @@ def expand(
         for task in task_names:
             for choice in choices:
                 info = METHODS.get(choice.name)
-                given = {**dict(choice.settings), **(settings or {})}
+                given = {**dict(choice.settings), **_taken_by(info, settings)}
                 resolved = freeze_settings(info.resolve_settings(given))
                 rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
                 for variant in suite.variants:
@@ -105,3 +107,21 @@ def expand(
                             )
                         )
     return list(dict.fromkeys(cells))  # a narrowed variant may repeat a cell
+
+
+def _taken_by(info: MethodInfo, settings: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings this method takes (its own and the common ones)."""
+    return {k: v for k, v in settings.items() if k in info.defaults or k in COMMON_SETTINGS}
+
+
+def _check_taken(settings: dict[str, Any], infos: list[MethodInfo]) -> None:
+    """A setting applies to the methods of the run that take it; one that none takes is an
+    error naming the settings they do take."""
+    unused = [k for k in settings if not any(k in _taken_by(i, {k: 0}) for i in infos)]
+    if unused:
+        names = sorted({k for i in infos for k in i.defaults} | set(COMMON_SETTINGS))
+        methods = ", ".join(i.name for i in infos)
+        raise ValueError(
+            f"setting {', '.join(map(repr, unused))}: no method of this run ({methods}) takes "
+            f"it; their settings: {', '.join(names)}"
+        )

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from bench.core.errors import UnknownName
 from bench.core.registry import METHODS
 from bench.core.status import Status
 from bench.execute.runner import run_cells
@@ -96,7 +97,10 @@ def run_check(
     """Run (or reuse) the cells, print the deciding table; 0 if non-inferior everywhere, else 1."""
     console = console or Console(stderr=True)
     method = METHODS.canonical(method)
-    baselines = [METHODS.canonical(b) for b in baselines]
+    try:
+        baselines = [METHODS.canonical(b) for b in baselines]
+    except UnknownName as exc:
+        raise ValueError(f"--baselines: {exc}") from None
     if method in baselines:
         raise ValueError(f"method {method!r} is also named as a baseline")
     suite = SUITES.get(suite_name)
