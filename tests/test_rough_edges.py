@@ -35,6 +35,8 @@ CASES = [
     (["run", *BASE, "--dry-run", "--set", "r=0"], ["r=0", "an integer >= 1"]),
     (["run", *BASE, "--methods", "full,lora", "--dry-run", "--set", "r=0"], ["lora", "r=0"]),
     (["run", "--methods"], ["--methods", "expected one argument", "--help"]),
+    (["run", *BASE, "--dry-run", "--max-length", "1000"], ["max_length 1000", "128 positions"]),
+    (["run", "--dry-run", "--max-length", "100000"], ["minilm's 512 positions"]),
     (["run", *BASE, "--workers", "0"], ["--workers 0", ">= 1"]),
     (["check", "--method", "lora", "--baselines", "nosuch"], ["--baselines", "'nosuch'"]),
     (["run", *BASE, "--dry-run", "--plugin", "{tmp}/syntax.py"], ["syntax.py", "(line 1)"]),

@@ -172,6 +172,14 @@ class ModelInfo:
     description: str = ""
     real_weights: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    positions: int | None = None  # the longest sequence it takes (None: known only at load)
+
+    @property
+    def max_positions(self) -> int | None:
+        """Its declared positions, or its config's (a `config:` model's)."""
+        config = self.extra.get("config") or {}
+        found = config.get("max_position_embeddings") or config.get("n_positions")
+        return self.positions or found
 
 
 METHODS: Registry[MethodInfo] = Registry("method")
@@ -299,7 +307,13 @@ def register_task(
 
 
 def register_model(
-    name: str, *, source: str, kind: str, description: str = "", real_weights: bool = True
+    name: str,
+    *,
+    source: str,
+    kind: str,
+    description: str = "",
+    real_weights: bool = True,
+    positions: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a loader `fn(task_kind, num_labels) -> (model, tokenizer)` under `name`."""
 
@@ -313,6 +327,7 @@ def register_model(
                 load=fn,
                 description=description,
                 real_weights=real_weights,
+                positions=positions,
             ),
         )
         return fn

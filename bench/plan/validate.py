@@ -65,6 +65,20 @@ def check_device(name: str) -> None:
         )
 
 
+def check_length_on_model(model: str, max_length: int) -> None:
+    """A max_length the model's position table cannot hold (where it is known before load)."""
+    from bench.models.sources import get_model
+
+    if model.startswith("hub:"):  # its config would need the network: checked when it loads
+        return
+    positions = get_model(model).max_positions
+    if positions and max_length > positions:
+        raise ValueError(
+            f"max_length {max_length} exceeds {model}'s {positions} positions: use at most "
+            f"--max-length {positions}"
+        )
+
+
 def check_targets_on_model(model: str, method: str, name: str, value: Any) -> None:
     """Roles a `config:` model's architecture lacks (a group may name roles some lack). Other
     sources are checked when the model loads (a hub model's config would need the network)."""
@@ -105,6 +119,7 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
     """Every cell's settings and budget, each distinct value once, before anything trains."""
     seen: set[tuple[str, tuple]] = set()
     on_model: set[tuple[str, str, tuple]] = set()
+    on_model_length: set[str] = set()
     for spec in cells:
         check_versions(spec)
         key = (spec.method, spec.settings)
@@ -112,6 +127,9 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
             seen.add(key)
             for name, value in spec.settings:
                 check_setting(spec.method, name, value)
+        if spec.model not in on_model_length:
+            on_model_length.add(spec.model)
+            check_length_on_model(spec.model, spec.max_length)
         if (spec.model, spec.method, spec.settings) not in on_model:
             on_model.add((spec.model, spec.method, spec.settings))
             for name, value in spec.settings:
