@@ -97,3 +97,28 @@ def test_status_shows_the_cells_in_flight(tmp_path, capsys):
     assert main(["status", "--store", str(store)]) == 0
     out = capsys.readouterr().out
     assert "1 cell(s) in flight" in out and cell.cell_id in out and "otherhost:1:1" in out
+
+
+def test_a_read_only_store_is_reported_exported_and_inspected(tmp_path, capsys):
+    """report, status and export open the store for reading alone: nothing in it changes, and
+    a write through such a store is refused by SQLite itself."""
+    import sqlite3
+
+    store = tmp_path / "s.sqlite"
+    cell = tiny_cell("full")
+    with Store(store) as opened:
+        opened.save(cell, {"status": "error", "error": "an old failure"})
+    before = _sha(store)
+    with Store(store, read_only=True) as reading:
+        assert reading.status(cell.cell_id) == "error"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reading.save(cell, {"status": "ok"})
+    out = tmp_path / "out"
+    for args in (
+        ["report", "--out", str(out)],
+        ["status"],
+        ["export", "--output", str(tmp_path / "cells.csv")],
+    ):
+        assert main([*args, "--store", str(store)]) == 0, args
+    assert _sha(store) == before
+    assert "1 cells written" in capsys.readouterr().err

@@ -114,6 +114,5 @@ def stored_statuses(path: str, cell_ids: list[str]) -> dict[str, str | None]:
 
 
 def open_existing(path: str) -> Store:
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no store at {path}: run `python run_all.py run` first")
-    return Store(path)
+    """An existing store opened for reading alone (report, status, export)."""
+    return Store(path, read_only=True)

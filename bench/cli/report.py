@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
         console.print(f"[red]no store at {args.store}[/red]: run `python run_all.py run` first")
         return 2
     names = [args.suite] if args.suite else SUITES.names()
-    with Store(args.store) as store:
+    with Store(args.store, read_only=True) as store:
         written = 0
         for suite, (device, gpu, card, emulate), cells in suite_placements(
             store, names, args.device

@@ -82,16 +82,39 @@ def owner_alive(owner: str) -> bool:
         return False
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """SQLite's read-only mode; where even its shared-memory file cannot be made (a read-only
+    folder), the file is read as immutable (no other process may be writing it then)."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
 class Store:
     """Transactional writes: a cell and its predictions land together or not at all."""
 
-    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+    def __init__(self, path: str | Path = DEFAULT_STORE, read_only: bool = False) -> None:
+        """Open (or create) the store; `read_only` opens an existing one for reading alone, so
+        that a store on a read-only disk, or another user's, can be reported and exported."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise FileNotFoundError(
+                    f"no store at {self.path}: run `python run_all.py run` first"
+                )
+            self._conn = _connect_read_only(self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60)
         self._conn.row_factory = sqlite3.Row
         try:
-            self._open()
+            self._check_schema() if read_only else self._open()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ValueError(
@@ -118,6 +141,16 @@ class Store:
                     f"{SCHEMA_VERSION}: it was written by a newer ftbench. Update this checkout "
                     f"(git pull, pip install -e .) or pass another --store; it was left as it is"
                 )
+
+    def _check_schema(self) -> None:
+        """A read-only store must already have this code's schema (nothing can be upgraded)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        found = int(row["value"]) if row else None
+        if found != SCHEMA_VERSION:
+            raise ValueError(
+                f"store {self.path} has schema {found}, this code reads schema {SCHEMA_VERSION}: "
+                "open it once with write access to upgrade it, or use the ftbench that wrote it"
+            )
 
     def close(self) -> None:
         self._conn.close()
