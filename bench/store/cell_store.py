@@ -95,6 +95,13 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True)
 
 
+def _unreadable(path: Path, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{path} is not a readable ftbench store (SQLite says: {exc}). Nothing was "
+        f"written to it; move it aside (or pass another --store) and run again"
+    )
+
+
 class Store:
     """Transactional writes: a cell and its predictions land together or not at all."""
 
@@ -108,7 +115,10 @@ class Store:
                 raise FileNotFoundError(
                     f"no store at {self.path}: run `python run_all.py run` first"
                 )
-            self._conn = _connect_read_only(self.path)
+            try:
+                self._conn = _connect_read_only(self.path)
+            except sqlite3.DatabaseError as exc:
+                raise _unreadable(self.path, exc) from None
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=60)
@@ -117,10 +127,7 @@ class Store:
             self._check_schema() if read_only else self._open()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise ValueError(
-                f"{self.path} is not a readable ftbench store (SQLite says: {exc}). Nothing was "
-                f"written to it; move it aside (or pass another --store) and run again"
-            ) from None
+            raise _unreadable(self.path, exc) from None
 
     def _open(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
