@@ -55,6 +55,8 @@ def list_rows(what: str) -> list[dict[str, Any]]:
             for n, t in TASKS.items()
         ]
     elif what == "models":
+        import bench.models.sources  # noqa: F401  (the model sources register on import)
+
         rows = [
             {"name": n, "source": m.source, "kind": m.kind, "description": m.description}
             for n, m in MODELS.items()

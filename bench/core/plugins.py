@@ -15,12 +15,12 @@ _BUILTINS_LOADED = False
 
 
 def load_builtin_plugins() -> None:
-    """Import every module of `methods/` and `tasks/` (and the model sources) once."""
+    """Import every module of `methods/` and `tasks/` once. (The model sources register
+    where they are defined, bench.models.sources, which every reader of them imports.)"""
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    importlib.import_module("bench.models.sources")
     for package_name in ("methods", "tasks"):
         package = importlib.import_module(package_name)
         found = [info.name for info in pkgutil.iter_modules(package.__path__)]
