@@ -8,7 +8,6 @@ import textwrap
 
 import pytest
 
-from bench.cli import main as cli_main
 from bench.cli.main import main
 from bench.core.registry import METHODS
 from bench.store.cell_store import Store
@@ -82,7 +81,6 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     def interrupted(*args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli_main.HANDLERS, "status", ("bench.cli.export", "cmd_status"))
     monkeypatch.setattr("bench.cli.export.cmd_status", interrupted)
     assert main(["status", "--store", str(tmp_path / "s.sqlite")]) == 130
     err = capsys.readouterr().err

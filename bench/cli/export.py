@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.cli.common import open_existing
-from bench.cli.report import suite_cell_ids
+from bench.cli.report import suite_cell_ids, suite_cells
 from bench.plan.suites import SUITES
 from bench.store.cell_store import Store
 
@@ -29,20 +29,11 @@ def cmd_export(args: argparse.Namespace, console: Console, command: str) -> int:
     return 0
 
 
-def in_flight(store: Store) -> list[tuple[str, str, str, bool, str]]:
+def in_flight(store: Store, labels: dict[str, str]) -> list[tuple[str, str, str, bool, str]]:
     """Cells claimed now: id, owner, since, whether the owner lives, and the label the suites
-    give it (a narrowed run's cell may be in none)."""
-    from bench.cli.report import suite_placements
+    give it (`labels` by cell id; a narrowed run's cell may be in none)."""
     from bench.store.cell_store import owner_alive
 
-    claims = store.claims()
-    if not claims:
-        return []
-    labels = {
-        c.cell_id: c.label()
-        for _, _, cells in suite_placements(store, SUITES.names())
-        for c in cells
-    }
     return [
         (
             c["cell_id"],
@@ -51,7 +42,7 @@ def in_flight(store: Store) -> list[tuple[str, str, str, bool, str]]:
             owner_alive(c["owner"]),
             labels.get(c["cell_id"], "(in no suite: a narrowed run's or a plugin's cell)"),
         )
-        for c in claims
+        for c in store.claims()
     ]
 
 
@@ -59,9 +50,11 @@ def cmd_status(args: argparse.Namespace, console: Console, command: str) -> int:
     from bench.report.export import failed_cells, status_frame
 
     with open_existing(args.store) as store:
-        frame = status_frame(store, suite_cell_ids(store, SUITES.names()))
+        by_suite = suite_cells(store, SUITES.names())
+        ids = {name: [c.cell_id for c in cells] for name, cells in by_suite.items()}
+        frame = status_frame(store, ids)
         failed = failed_cells(store)
-        flight = in_flight(store)
+        flight = in_flight(store, {c.cell_id: c.label() for v in by_suite.values() for c in v})
     if frame.empty and not flight:
         console.print(f"the store {args.store} holds no cell")
         return 0

@@ -40,7 +40,7 @@ def placed_cells(
     else:
         suites = profile_suites(placement.profile)
         cells = cells_for_cards(suites, placement, selection.overlay())
-        cells = [c for c in cells if selection.keeps(c)]
+        cells = selection.narrow(cells)
     if not cells:
         raise ValueError("no cell left after narrowing the profile's suites")
     check_cells(cells)

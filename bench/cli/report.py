@@ -39,12 +39,17 @@ def suite_placements(
             yield suite, place, expand(suite, on, gpu=gpu, card=card, emulate=emulate)
 
 
+def suite_cells(store: Store, names: list[str]) -> dict[str, list[CellSpec]]:
+    """Each suite's cells at every placement the store holds."""
+    out: dict[str, list[CellSpec]] = {SUITES.get(name).name: [] for name in names}
+    for suite, _, cells in suite_placements(store, names):
+        out[suite.name] += cells
+    return out
+
+
 def suite_cell_ids(store: Store, names: list[str]) -> dict[str, list[str]]:
     """Each suite's cell ids at every placement the store holds."""
-    out: dict[str, list[str]] = {SUITES.get(name).name: [] for name in names}
-    for suite, _, cells in suite_placements(store, names):
-        out[suite.name] += [c.cell_id for c in cells]
-    return out
+    return {name: [c.cell_id for c in cells] for name, cells in suite_cells(store, names).items()}
 
 
 def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:

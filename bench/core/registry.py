@@ -125,10 +125,14 @@ class MethodInfo:
         """The declared rule of one of its settings, or of a setting every method takes."""
         return self.rules.get(setting) or COMMON_RULES.get(setting)
 
+    def takes(self, setting: str) -> bool:
+        """One of its own settings, or one every method takes."""
+        return setting in self.defaults or setting in COMMON_SETTINGS
+
     def resolve_settings(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with `given`; a setting the method does not take is an error."""
         given = dict(given or {})
-        unknown = sorted(set(given) - set(self.defaults) - set(COMMON_SETTINGS))
+        unknown = sorted(k for k in given if not self.takes(k))
         if unknown:
             valid = ", ".join(sorted(self.defaults) + sorted(COMMON_SETTINGS))
             raise ValueError(

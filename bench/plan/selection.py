@@ -49,19 +49,24 @@ class Selection:
         """Only what is laid over cells (budget, settings, lr): the names and seeds dropped."""
         return Selection(budget=self.budget, settings=self.settings, lr=self.lr)
 
-    def keeps(self, cell: CellSpec) -> bool:
-        """Whether a cell of a fixed matrix (a GPU profile's) is among the names and seeds."""
+    def narrow(self, cells: list[CellSpec]) -> list[CellSpec]:
+        """The cells of a fixed matrix (a GPU profile's) among the names and seeds."""
         from bench.models.sources import canonical_model
 
-        def among(names: tuple[str, ...] | None, value: str, canon: Any) -> bool:
-            return names is None or value in {canon(n) for n in names}
+        def canonical(names: tuple[str, ...] | None, canon: Any) -> set[str] | None:
+            return None if names is None else {canon(n) for n in names}
 
-        return (
-            among(self.models, cell.model, canonical_model)
-            and among(self.tasks, cell.task, TASKS.canonical)
-            and among(self.methods, cell.method, METHODS.canonical)
-            and (self.seeds is None or cell.seed < self.seeds)
-        )
+        models = canonical(self.models, canonical_model)
+        tasks = canonical(self.tasks, TASKS.canonical)
+        methods = canonical(self.methods, METHODS.canonical)
+        return [
+            c
+            for c in cells
+            if (models is None or c.model in models)
+            and (tasks is None or c.task in tasks)
+            and (methods is None or c.method in methods)
+            and (self.seeds is None or c.seed < self.seeds)
+        ]
 
 
 def _listed(names: tuple[str, ...] | None) -> list[str] | None:

@@ -111,13 +111,13 @@ def expand(
 
 def _taken_by(info: MethodInfo, settings: dict[str, Any]) -> dict[str, Any]:
     """The run's settings this method takes (its own and the common ones)."""
-    return {k: v for k, v in settings.items() if k in info.defaults or k in COMMON_SETTINGS}
+    return {k: v for k, v in settings.items() if info.takes(k)}
 
 
 def _check_taken(settings: dict[str, Any], infos: list[MethodInfo]) -> None:
     """A setting applies to the methods of the run that take it; one that none takes is an
     error naming the settings they do take."""
-    unused = [k for k in settings if not any(k in _taken_by(i, {k: 0}) for i in infos)]
+    unused = [k for k in settings if not any(i.takes(k) for i in infos)]
     if unused:
         names = sorted({k for i in infos for k in i.defaults} | set(COMMON_SETTINGS))
         methods = ", ".join(i.name for i in infos)
