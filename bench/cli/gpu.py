@@ -72,16 +72,14 @@ def gpu_plan(
     console.print(plan_summary(planned, placement, seconds))
     if dry_run:
         return None
-    skipped = [p for p in planned if p.verdict == Verdict.WONT_FIT and not force]
-    to_run = [p for p in planned if p not in skipped]
-    pages = [
-        Page(
-            suite,
-            [c for c in cells if (c.model, c.task) in _pairs(suite)],
-            report_stem(suite.name, placement.card, placement.emulate, placement.profile.name),
-        )
-        for suite in suites
-    ]
+    to_run, skipped = [], []
+    for p in planned:
+        (skipped if p.verdict == Verdict.WONT_FIT and not force else to_run).append(p)
+    pages = []
+    for suite in suites:
+        pairs = _pairs(suite)
+        stem = report_stem(suite.name, placement.card, placement.emulate, placement.profile.name)
+        pages.append(Page(suite, [c for c in cells if (c.model, c.task) in pairs], stem))
     return RunPlan(
         cells=[p.spec for p in to_run],
         device="cuda",
