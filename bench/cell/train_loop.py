@@ -21,10 +21,6 @@ from bench.models.precision import autocast_for, get_recipe
 from bench.regimes.unfreeze import ProgressiveUnfreezing
 
 SCHEDULERS = ("linear", "cosine", "constant")
-# adamw: torch's default implementation (foreach on CUDA); adamw-fused: its fused CUDA kernel;
-# the 8-bit ones are bitsandbytes' (paged: states in unified memory, evicted under pressure).
-
-
 _SPEC = {f.name: f.default for f in dataclasses.fields(CellSpec)}  # one default per setting
 
 

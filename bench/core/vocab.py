@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RECIPE_NAMES = ("fp32", "amp-bf16", "bf16", "amp-fp16")  # bench.models.precision.RECIPES
+# adamw: torch's default implementation (foreach on CUDA); adamw-fused: its fused CUDA kernel;
+# the 8-bit ones are bitsandbytes' (paged: states in unified memory, evicted under pressure).
 OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "paged-adamw-8bit")
 BALANCE = ("down", "up")
 
