@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.errors import Unsupported
 from bench.core.method_api import MethodContext, is_head_parameter, train_only
 from bench.core.registry import register_method
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method("bitfit", family="selective", lr=5e-3)

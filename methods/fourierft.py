@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from peft import FourierFTConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import POSITIVE, POSITIVE_INT, ROLES
 from bench.models.peft_support import is_gpt2, targets, wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method(
@@ -21,6 +23,8 @@ from bench.models.peft_support import is_gpt2, targets, wrap
 )
 def fourierft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """The update is the inverse DFT of n trained coefficients at fixed random frequencies."""
+    from peft import FourierFTConfig
+
     return wrap(
         model,
         FourierFTConfig,

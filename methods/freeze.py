@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext, is_head_parameter, train_only
 from bench.core.registry import register_method
 from bench.core.settings import FRACTION, at_least, optional
 from bench.models.sources import transformer_blocks
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from peft import IA3Config
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import ROLES
 from bench.models.peft_support import is_gpt2, targets, wrap
 from bench.models.sources import resolve_targets
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method(
@@ -21,6 +23,8 @@ from bench.models.sources import resolve_targets
 )
 def ia3(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Scale the outputs of k and v, and the inputs of the MLP's down projection."""
+    from peft import IA3Config
+
     names = targets(model, settings)
     feedforward = [n for n in resolve_targets(model, settings["feedforward"]) if n in names]
     return wrap(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from peft import LNTuningConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.models.peft_support import wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 def norm_module_names(model: nn.Module) -> list[str]:
@@ -22,4 +24,6 @@ def norm_module_names(model: nn.Module) -> list[str]:
 @register_method("ln_tuning", family="selective", lr=5e-3)
 def ln_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Train the weights and biases of every normalisation layer, plus the head."""
+    from peft import LNTuningConfig
+
     return wrap(model, LNTuningConfig, ctx, target_modules=norm_module_names(model))

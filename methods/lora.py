@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from peft import AdaLoraConfig, LoraConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.errors import Unsupported
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import DROPOUT, POSITIVE, POSITIVE_INT, ROLES
 from bench.models.peft_support import is_gpt2, targets, wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 LORA_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}
 LORA_RULES = {"r": POSITIVE_INT, "alpha": POSITIVE, "dropout": DROPOUT, "targets": ROLES}
@@ -18,6 +20,8 @@ LORA = {"defaults": LORA_DEFAULTS, "rules": LORA_RULES, "search": LORA_SEARCH}
 
 
 def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
+    from peft import LoraConfig
+
     return wrap(
         model,
         LoraConfig,
@@ -85,6 +89,8 @@ def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 )
 def adalora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """SVD-shaped LoRA whose rank budget is pruned during training (Zhang et al., 2023)."""
+    from peft import AdaLoraConfig
+
     total = max(ctx.total_steps, 1)
     tinit, tfinal = int(0.1 * total), int(0.2 * total)
     wrapped = wrap(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from peft import BOFTConfig, HRAConfig, OFTConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import POSITIVE_INT, ROLES
 from bench.models.peft_support import is_gpt2, targets, wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method(
@@ -21,6 +23,8 @@ from bench.models.peft_support import is_gpt2, targets, wrap
 )
 def oft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Rotate each weight by a block-diagonal orthogonal matrix (Qiu et al., 2023)."""
+    from peft import OFTConfig
+
     return wrap(
         model,
         OFTConfig,
@@ -42,6 +46,8 @@ def oft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 )
 def boft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Orthogonal update as a product of butterfly-sparse factors (Liu et al., 2024)."""
+    from peft import BOFTConfig
+
     return wrap(
         model,
         BOFTConfig,
@@ -63,6 +69,8 @@ def boft(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 )
 def hra(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """A chain of r Householder reflections per module (Yuan et al., 2024)."""
+    from peft import HRAConfig
+
     return wrap(
         model, HRAConfig, ctx, r=int(settings["r"]), target_modules=targets(model, settings)
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import BOOL, POSITIVE_INT
 from bench.models.peft_support import wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 TOKENS = ("virtual_tokens", (10, 20, 40))  # the length a search varies
 
@@ -23,6 +25,8 @@ TOKENS = ("virtual_tokens", (10, 20, 40))  # the length a search varies
 )
 def prompt_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Trained embeddings of virtual tokens prepended to the input (Lester et al., 2021)."""
+    from peft import PromptTuningConfig
+
     return wrap(model, PromptTuningConfig, ctx, num_virtual_tokens=int(settings["virtual_tokens"]))
 
 
@@ -38,6 +42,8 @@ def prompt_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Mo
 )
 def prefix_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Trained keys and values prepended at every layer (Li and Liang, 2021)."""
+    from peft import PrefixTuningConfig
+
     return wrap(
         model,
         PrefixTuningConfig,
@@ -57,6 +63,8 @@ def prefix_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Mo
 )
 def p_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Virtual-token embeddings produced by a small trained MLP encoder (Liu et al., 2021)."""
+    from peft import PromptEncoderConfig
+
     return wrap(
         model,
         PromptEncoderConfig,

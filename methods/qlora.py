@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from peft import prepare_model_for_kbit_training
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import BOOL, one_of
-from bench.models.load_target import Quantization, is_quantized, quantized_module_names
-from bench.models.quantize import compute_dtype_for, quantize_linears
 from methods.lora import LORA_DEFAULTS, LORA_RULES, LORA_SEARCH, lora_on
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
+
+    from bench.models.load_target import Quantization
 
 COMPUTE_DTYPE = one_of("auto", "bf16", "fp16", "fp32")
 
@@ -18,6 +20,11 @@ COMPUTE_DTYPE = one_of("auto", "bf16", "fp16", "fp32")
 def _quantized_lora(
     model: nn.Module, settings: dict, ctx: MethodContext, bits: int, **quant: object
 ) -> nn.Module:
+    from peft import prepare_model_for_kbit_training
+
+    from bench.models.load_target import is_quantized, quantized_module_names
+    from bench.models.quantize import compute_dtype_for, quantize_linears
+
     dtype = compute_dtype_for(settings["compute_dtype"], ctx.device)
     if is_quantized(model):  # pretrained weights quantised at load (BitsAndBytesConfig)
         ctx.info["quantized_at"] = "load"
@@ -33,6 +40,9 @@ def _quantized_lora(
 
 
 def _nf4_base(settings: dict, device: str) -> Quantization:
+    from bench.models.load_target import Quantization
+    from bench.models.quantize import compute_dtype_for
+
     return Quantization(
         4,
         settings["quant_type"],
@@ -42,6 +52,9 @@ def _nf4_base(settings: dict, device: str) -> Quantization:
 
 
 def _int8_base(settings: dict, device: str) -> Quantization:
+    from bench.models.load_target import Quantization
+    from bench.models.quantize import compute_dtype_for
+
     return Quantization(8, compute_dtype=compute_dtype_for(settings["compute_dtype"], device))
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from peft import RandLoraConfig, VBLoRAConfig, VeraConfig
-from torch import nn
+from typing import TYPE_CHECKING
 
 from bench.core.method_api import MethodContext
 from bench.core.registry import register_method
 from bench.core.settings import POSITIVE_INT, ROLES
 from bench.models.peft_support import is_gpt2, targets, wrap
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
 
 
 @register_method(
@@ -21,6 +23,8 @@ from bench.models.peft_support import is_gpt2, targets, wrap
 )
 def vera(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Frozen random A, B shared by all layers; per module only two scaling vectors train."""
+    from peft import VeraConfig
+
     return wrap(
         model,
         VeraConfig,
@@ -42,6 +46,8 @@ def vera(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 )
 def randlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Full-rank updates from frozen random bases with trained diagonal scales (Albert, 2025)."""
+    from peft import RandLoraConfig
+
     return wrap(
         model,
         RandLoraConfig,
@@ -69,6 +75,8 @@ def randlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
 )
 def vblora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA factors assembled from a shared bank of trained vectors (Li et al., 2024)."""
+    from peft import VBLoRAConfig
+
     return wrap(
         model,
         VBLoRAConfig,

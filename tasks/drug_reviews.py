@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import zipfile
 
-import pandas as pd
-
 from bench.core.registry import register_task
 from bench.data.assets import asset_path
 from bench.data.splits import RawData
@@ -26,6 +24,8 @@ LABELS = ("negative", "neutral", "positive")
 )
 def load_drug_reviews() -> RawData:
     """979 patient reviews of drugs, labelled negative / neutral / positive in the wheel."""
+    import pandas as pd
+
     with zipfile.ZipFile(asset_path("drugreview") / "drugsCom.zip") as archive:
         parts = [
             pd.read_csv(archive.open(name), sep="\t")

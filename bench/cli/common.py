@@ -20,13 +20,22 @@ def csv_list(text: str | None) -> tuple[str, ...] | None:
 
 def resolve_device(name: str) -> str:
     """auto -> cuda when torch sees a GPU, else cpu; cpu and cuda[:N] as given."""
-    import torch
-
     if name == "auto":
+        if not _gpu_device_nodes():
+            return "cpu"  # no GPU driver on this Linux machine: torch need not load to say so
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name != "cpu" and not name.startswith("cuda"):
         raise ValueError(f"device {name!r} is not one of: auto, cpu, cuda, cuda:N")
     return name
+
+
+def _gpu_device_nodes() -> bool:
+    """True unless this is Linux without NVIDIA's or AMD's (ROCm) device nodes."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists()
 
 
 def command_line() -> str:

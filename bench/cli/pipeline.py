@@ -10,10 +10,7 @@ from typing import Any
 from bench.core.messages import LoggedConsole
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
-from bench.execute.executors import make_executor
 from bench.execute.options import ExecutionOptions
-from bench.execute.runner import exit_code, run_cells
-from bench.report.suite_page import claims_report, suite_report, write_report
 from bench.store.cell_store import Store
 
 
@@ -42,6 +39,10 @@ def execute(
     plan: RunPlan, execution: ExecutionOptions, store_path: str, out: str, console: LoggedConsole
 ) -> int:
     """Run the plan; 0 when every cell ended ok, unsupported or wont_fit, else 1."""
+    from bench.execute.executors import make_executor
+    from bench.execute.runner import exit_code, run_cells
+    from bench.report.suite_page import claims_report, suite_report, write_report
+
     command = execution.command or ""
     with Store(store_path) as store:
         for spec, record in plan.verdicts:

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from bench.core.spec import CellSpec
-from bench.execute.executors import make_executor
 from bench.execute.options import ExecutionOptions
-from bench.execute.runner import run_cells
 from bench.plan.validate import check_at_least, check_cells
-from bench.report.suite_page import write_report
-from bench.search.grid import choice_table, choose, final_cells, parse_rates, trial_cells
 from bench.store.cell_store import Store
 
 
@@ -42,6 +38,11 @@ def search(
     console: Console,
 ) -> list[CellSpec]:
     """Run the search's trials, print and write the choices; the cells at the chosen points."""
+    from bench.execute.executors import make_executor
+    from bench.execute.runner import run_cells
+    from bench.report.suite_page import write_report
+    from bench.search.grid import choice_table, choose, final_cells, parse_rates, trial_cells
+
     lrs, relative = parse_rates(options.rates)
     options.check()
     what = "learning rate and key setting" if options.with_key else "learning rate"

@@ -7,13 +7,14 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import torch
-from sklearn.model_selection import train_test_split
 
 from bench.core.vocab import BALANCE
+
+if TYPE_CHECKING:  # torch and scikit-learn load where data is split and batched
+    import torch
 
 SPLIT_SEED = 1234  # the split never changes with the cell's seed
 IGNORE = -100  # the label id that transformers' loss skips (prompt and padding tokens)
@@ -174,6 +175,8 @@ def make_split(
     are split, so no input is in two parts; sizes count groups. `balance` down- or up-samples
     the training classes to equal counts (seeded, after the cap).
     """
+    from sklearn.model_selection import train_test_split
+
     clean, dropped = _deduplicate(raw)
     groups: dict[tuple[str, str | None], list[int]] = {}
     texts_b = clean.texts_b or [None] * len(clean.texts)
@@ -302,6 +305,8 @@ def collate(
     encoded: Encoded, indices: list[int], pad_id: int, padding_side: str = "right"
 ) -> dict[str, torch.Tensor]:
     """Pad a batch to its longest member; the attention mask marks the real tokens."""
+    import torch
+
     rows = [encoded.input_ids[i] for i in indices]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -324,6 +329,8 @@ def collate(
 
 def batch_order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:
     """Shuffled index batches for `epochs` passes (the last pass may be partial), seeded."""
+    import torch
+
     generator = torch.Generator().manual_seed(seed)
     total = int(round(n * epochs))
     order: list[int] = []

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from peft import TaskType, get_peft_model
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from bench.core.errors import Unsupported
 from bench.core.method_api import MethodContext
 from bench.models.sources import resolve_targets
 
-PEFT_TASK_TYPES = {
-    "classification": TaskType.SEQ_CLS,
-    "regression": TaskType.SEQ_CLS,
-    "generation": TaskType.CAUSAL_LM,
+if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue is listed
+    from torch import nn
+
+PEFT_TASK_TYPES = {  # peft's TaskType values, named so that listing methods needs no peft
+    "classification": "SEQ_CLS",
+    "regression": "SEQ_CLS",
+    "generation": "CAUSAL_LM",
 }
 
 
@@ -30,8 +30,10 @@ def targets(model: nn.Module, settings: dict[str, Any], key: str = "targets") ->
 
 def wrap(model: nn.Module, config_cls: type, ctx: MethodContext, **kwargs: Any) -> nn.Module:
     """get_peft_model with the cell's task type and the new task head trained alongside."""
+    from peft import TaskType, get_peft_model
+
     config = config_cls(
-        task_type=PEFT_TASK_TYPES[ctx.task_kind],
+        task_type=TaskType(PEFT_TASK_TYPES[ctx.task_kind]),
         modules_to_save=list(ctx.head_names) or None,
         **kwargs,
     )

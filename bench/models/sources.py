@@ -6,15 +6,16 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from bench.core.errors import UnknownName
 from bench.core.registry import MODELS, ModelInfo, register_model, resolve_name
 from bench.data.assets import asset_path, cache_dir
-from bench.models.load_target import LoadTarget, pretrained_kwargs, target_or_default
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where the models are listed
+    from torch import nn
+
+    from bench.models.load_target import LoadTarget
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 
@@ -116,6 +117,8 @@ def resolve_targets(model: nn.Module, targets: str | tuple[str, ...] | list[str]
 
 def is_linear(module: nn.Module) -> bool:
     """nn.Linear, or GPT-2's Conv1D (a Linear with a transposed weight)."""
+    from torch import nn
+
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
@@ -172,6 +175,8 @@ def build_from_config(
     auto = AutoModelForCausalLM if task_kind == "generation" else AutoModelForSequenceClassification
     if target is None:
         return auto.from_config(config)
+    import torch
+
     with torch.device(target.device):
         return auto.from_config(config, dtype=target.dtype)
 
@@ -186,6 +191,8 @@ def _load_pretrained(
     """Weights from a folder or the hub, loaded onto the device in the dtype (quantised at load
     when the target asks for a bitsandbytes base on CUDA)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from bench.models.load_target import pretrained_kwargs, target_or_default
 
     kwargs = pretrained_kwargs(target_or_default(target))
     if task_kind == "generation":
@@ -227,6 +234,7 @@ def smollm2_folder() -> Path:
     target = cache_dir() / "converted" / "smollm2-135m-instruct"
     if (target / ".complete").exists():
         return target
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = asset_path("smollm2")
@@ -367,6 +375,8 @@ def get_model(name: str) -> ModelInfo:
 
 def transformer_blocks(model: nn.Module) -> tuple[str, list[nn.Module]]:
     """The model's stack of transformer blocks: (the ModuleList's name, its blocks)."""
+    from torch import nn
+
     best: tuple[str, list[nn.Module]] = ("", [])
     for name, module in model.named_modules():
         if isinstance(module, nn.ModuleList) and len(module) > len(best[1]):
