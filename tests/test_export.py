@@ -57,9 +57,22 @@ def test_status_counts_by_suite_and_lists_failures(filled, capsys):
     path, _ = filled
     assert main(["status", "--store", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "| other" in out and "ok" in out and "host_oom" in out
+    assert "| (narrowed or tuned runs)" in out and "ok" in out and "host_oom" in out
     assert "2 failed cell(s)" in out
     assert "RuntimeError: broke" in out and "second line" not in out
+
+
+def test_status_files_cells_of_no_suite_by_where_they_came_from(tmp_path, capsys):
+    """A plugin method's cell and a search trial are counted apart from narrowed runs."""
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.save(tiny_cell("no_such_plugin"), failure_record(RuntimeError("x")))
+        store.save(tiny_cell("lora", trial=True), failure_record(RuntimeError("y")))
+        store.save(tiny_cell("lora", seed=5), failure_record(RuntimeError("z")))
+    assert main(["status", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    for group in ("(plugin methods)", "(search trials)", "(narrowed or tuned runs)"):
+        assert f"| {group}" in out and "| 1 " in out.split(group)[1].splitlines()[0]
 
 
 def test_export_of_a_missing_store_is_refused(tmp_path, capsys):

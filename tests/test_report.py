@@ -72,3 +72,20 @@ def test_generation_report_compares_method_level_and_shows_forgetting_and_ewc(st
     assert "| p (Holm) " in header and "| seeds for 80% power " in header
     assert "forgetting: LM loss Δ" in text and "embedding drift" in text
     assert "Majority-class" not in text and "Synthetic data" in text
+
+
+def test_the_hardware_line_names_every_machine_and_skips_cells_without_hardware():
+    """A plugin's error cell stores no hardware: it does not make the header read `CPU: ?`;
+    cells from two machines are both named, with their counts."""
+    from bench.report.suite_page import _hardware_line
+
+    def env(cpu: str) -> dict:
+        hw = {"cpu": cpu, "cpu_threads": 2}
+        return {"hardware": hw, "python": "3.11.9", "libraries": {"torch": "2.13.0"}}
+
+    xeon, epyc = env("Intel Xeon"), env("AMD EPYC")
+    plugin_error = {"env": {"git_commit": "abc"}}
+    line = _hardware_line([{"env": xeon}, {"env": xeon}, {"env": epyc}, plugin_error])
+    assert "CPU: Intel Xeon, 2 threads (2 cells); CPU: AMD EPYC, 2 threads (1 cells)" in line
+    assert "?" not in line and "None" not in line and "Python 3.11.9" in line
+    assert _hardware_line([plugin_error]) == "unknown"

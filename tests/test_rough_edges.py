@@ -37,6 +37,13 @@ CASES = [
     (["run", *BASE, "--dry-run", "--max-length", "1000"], ["max_length 1000", "128 positions"]),
     (["run", "--dry-run", "--max-length", "100000"], ["minilm's 512 positions"]),
     (["run", *BASE, "--workers", "0"], ["--workers 0", ">= 1"]),
+    (["run", *BASE, "--dry-run", "--train-size", "900"], ["--train-size 900", "has 900"]),
+    (["run", *BASE, "--dry-run", "--train-size", "10000000"], ["10000000", "below 900"]),
+    (["run", *BASE, "--dry-run", "--shots", "100000"], ["--shots 100000", "rarest class"]),
+    (
+        ["run", *BASE[:2], "--tasks", "synthetic_reverse", "--dry-run", "--shots", "4"],
+        ["generation"],
+    ),
     (["check", "--method", "lora", "--baselines", "nosuch"], ["--baselines", "'nosuch'"]),
     (["run", *BASE, "--dry-run", "--plugin", "{tmp}/syntax.py"], ["syntax.py", "(line 1)"]),
     (["run", *BASE, "--dry-run", "--plugin", "{tmp}/imports.py"], ["imports.py", "no_such"]),

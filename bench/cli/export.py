@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.cli.common import open_existing
+from bench.cli.listing import markdown
 from bench.cli.report import suite_cell_ids, suite_cells
 from bench.plan.suites import SUITES
 from bench.store.cell_store import Store
@@ -47,19 +48,19 @@ def in_flight(store: Store, labels: dict[str, str]) -> list[tuple[str, str, str,
 
 
 def cmd_status(args: argparse.Namespace, console: Console, command: str) -> int:
-    from bench.report.export import failed_cells, status_frame
+    from bench.report.export import failed_cells, status_rows
 
     with open_existing(args.store) as store:
         by_suite = suite_cells(store, SUITES.names())
         ids = {name: [c.cell_id for c in cells] for name, cells in by_suite.items()}
-        frame = status_frame(store, ids)
+        rows = status_rows(store, ids)
         failed = failed_cells(store)
         flight = in_flight(store, {c.cell_id: c.label() for v in by_suite.values() for c in v})
-    if frame.empty and not flight:
+    if not rows and not flight:
         console.print(f"the store {args.store} holds no cell")
         return 0
-    if not frame.empty:
-        print(frame.to_markdown(index=False))
+    if rows:
+        print(markdown(rows))
     if flight:
         print(f"\n{len(flight)} cell(s) in flight:")
         for cell_id, owner, since, alive, label in flight:

@@ -43,7 +43,7 @@ def placed_cells(
         cells = selection.narrow(cells)
     if not cells:
         raise ValueError("no cell left after narrowing the profile's suites")
-    check_cells(cells)
+    check_cells(cells, given=selection.budget)
     return placement, suites, cells
 
 

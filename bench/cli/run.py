@@ -121,7 +121,7 @@ def _suite_plan(
         check_device(device)
     execution.check(device)
     cells = selection.expand(suite, device)
-    check_cells(cells)
+    check_cells(cells, given=selection.budget)
     if args.dry_run:
         statuses = stored_statuses(args.store, [c.cell_id for c in cells])
         for spec in cells:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from bench.core.registry import METHODS
@@ -115,11 +115,16 @@ def _check_self_training(spec: CellSpec) -> None:
         raise ValueError(f"self-training needs a classification task; {spec.task} is {kind}")
 
 
-def check_cells(cells: Iterable[CellSpec]) -> None:
-    """Every cell's settings and budget, each distinct value once, before anything trains."""
+def check_cells(cells: Iterable[CellSpec], given: Collection[str] = ()) -> None:
+    """Every cell's settings and budget, each distinct value once, before anything trains;
+    `given` names the budget fields the user set (an explicit train_size is checked against
+    each task's training part; the suites' own caps may exceed a small task's)."""
+    from bench.plan.data_budget import check_shots, check_train_size
+
+    cells = list(cells)
     seen: set[tuple[str, tuple]] = set()
     on_model: set[tuple[str, str, tuple]] = set()
-    on_model_length: set[str] = set()
+    on_model_length: set[tuple[str, int]] = set()
     for spec in cells:
         check_versions(spec)
         key = (spec.method, spec.settings)
@@ -127,8 +132,8 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
             seen.add(key)
             for name, value in spec.settings:
                 check_setting(spec.method, name, value)
-        if spec.model not in on_model_length:
-            on_model_length.add(spec.model)
+        if (spec.model, spec.max_length) not in on_model_length:
+            on_model_length.add((spec.model, spec.max_length))
             check_length_on_model(spec.model, spec.max_length)
         if (spec.model, spec.method, spec.settings) not in on_model:
             on_model.add((spec.model, spec.method, spec.settings))
@@ -157,3 +162,6 @@ def check_cells(cells: Iterable[CellSpec]) -> None:
                 f"early stopping (patience {spec.early_stopping}) evaluates every eval_every "
                 "steps: set --eval-every N as well"
             )
+    check_shots(cells)
+    if "train_size" in given:
+        check_train_size(cells)

@@ -4,12 +4,12 @@ per suite, the failed cells with their error's first line)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from bench.core.registry import METHODS
 from bench.core.spec import CellSpec
 from bench.core.status import FINE
 from bench.store.cell_store import Store
@@ -82,6 +82,8 @@ def write_export(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
             for row in rows:
                 handle.write(json.dumps(row, sort_keys=True, allow_nan=True) + "\n")
         return
+    import pandas as pd
+
     frame = pd.DataFrame(rows)
     if fmt == "csv":
         frame.to_csv(path, index=False)
@@ -89,22 +91,35 @@ def write_export(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
         frame.to_parquet(path, index=False)
 
 
-def status_frame(store: Store, suites: dict[str, list[str]]) -> pd.DataFrame:
-    """Counts by status for each suite's stored cells (and `other` for cells of no suite)."""
-    stored = {rec["id"]: rec["status"] for rec in store.cells()}
-    rows, claimed = [], set()
+def _outside_suites(spec: CellSpec) -> str:
+    """Where a cell of no suite came from, as `status` files it."""
+    if spec.method not in METHODS or not METHODS.get(spec.method).builtin:
+        return "(plugin methods)"
+    if spec.trial:
+        return "(search trials)"
+    return "(narrowed or tuned runs)"
+
+
+def status_rows(store: Store, suites: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Counts by status for each suite's stored cells; the cells of no suite are counted by
+    where they came from (plugin methods, search trials, narrowed or tuned runs)."""
+    records = {rec["id"]: rec for rec in store.cells()}
+    groups: dict[str, Counter[str]] = {}
+    claimed: set[str] = set()
     for name, ids in suites.items():
-        mine = [stored[i] for i in ids if i in stored]
-        claimed.update(i for i in ids if i in stored)
+        mine = [i for i in ids if i in records]
+        claimed.update(mine)
         if mine:
-            rows.append({"suite": name, **pd.Series(mine).value_counts().to_dict()})
-    rest = [s for i, s in stored.items() if i not in claimed]
-    if rest:
-        rows.append({"suite": "other", **pd.Series(rest).value_counts().to_dict()})
-    frame = pd.DataFrame(rows).fillna(0)
-    for column in frame.columns[1:]:
-        frame[column] = frame[column].astype(int)
-    return frame
+            groups[name] = Counter(records[i]["status"] for i in mine)
+    for cell_id, rec in records.items():
+        if cell_id not in claimed:
+            groups.setdefault(_outside_suites(rec["spec"]), Counter())[rec["status"]] += 1
+    statuses = sorted({s for counts in groups.values() for s in counts}, key=_status_order)
+    return [{"suite": name, **{s: counts[s] for s in statuses}} for name, counts in groups.items()]
+
+
+def _status_order(status: str) -> tuple[int, str]:
+    return (0 if status in FINE else 1, status)
 
 
 def failed_cells(store: Store) -> list[tuple[str, str, str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -151,19 +152,30 @@ def recall_table(ok: pd.DataFrame, max_classes: int = MAX_LISTED_LABELS) -> pd.D
     return pd.DataFrame(rows)
 
 
+def _device_of(env: dict[str, Any]) -> str:
+    hw = env["hardware"]
+    return hw.get("gpu") or f"CPU: {hw.get('cpu', '?')}, {hw.get('cpu_threads', '?')} threads"
+
+
 def _hardware_line(records: Sequence[dict[str, Any]]) -> str:
-    envs = [r["env"] for r in records if r["env"]]
+    """Every machine the cells ran on (with how many cells each, when more than one); cells
+    that stored no hardware (a plugin that failed to load, a refused cell) are left out."""
+    envs = [r["env"] for r in records if r["env"] and r["env"].get("hardware")]
     if not envs:
         return "unknown"
-    env = envs[-1]
-    hw = env.get("hardware", {})
-    libs = env.get("libraries", {})
-    device = hw.get("gpu") or f"CPU: {hw.get('cpu', '?')}, {hw.get('cpu_threads', '?')} threads"
+    machines = Counter(_device_of(e) for e in envs)
+    if len(machines) == 1:
+        device = next(iter(machines))
+    else:
+        device = "; ".join(f"{d} ({n} cells)" for d, n in machines.most_common())
+    pythons = ", ".join(sorted({str(e.get("python")) for e in envs if e.get("python")}))
+    libs = envs[-1].get("libraries", {})
     versions = ", ".join(f"{k} {v}" for k, v in libs.items() if v)
-    commits = sorted({(e.get("git_commit") or "unknown")[:12] for e in envs})
-    dirty = any((e.get("git_commit") or "").endswith("-dirty") for e in envs)
+    all_envs = [r["env"] for r in records if r["env"]]
+    commits = sorted({(e.get("git_commit") or "unknown")[:12] for e in all_envs})
+    dirty = any((e.get("git_commit") or "").endswith("-dirty") for e in all_envs)
     return (
-        f"{device}; Python {env.get('python')}; {versions}; "
+        f"{device}; Python {pythons or '?'}; {versions}; "
         f"git commit(s) {', '.join(commits)}{' (with uncommitted changes)' if dirty else ''}"
     )
 
