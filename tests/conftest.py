@@ -56,3 +56,18 @@ def store(tmp_path):
 
     with Store(tmp_path / "store.sqlite") as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def smoke_lora_store(tmp_path_factory):
+    """A store holding the smoke suite's LoRA cells, seeds 0-5, trained once per session: the
+    real A/A pair reads them all and the gate's LoRA baseline is seeds 0-2 (tests that write
+    copy the file first)."""
+    from bench.execute.runner import run_cells
+    from bench.plan.suites import SUITES, expand
+    from bench.store.cell_store import Store
+
+    path = tmp_path_factory.mktemp("smoke") / "smoke.sqlite"
+    with Store(path) as store:
+        run_cells(expand(SUITES.get("smoke"), methods=["lora"], seeds=6), store, in_process=True)
+    return path

@@ -1,5 +1,6 @@
 """The regression gate end to end: a LoRA copy passes, a broken method fails."""
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -36,8 +37,13 @@ def forget_plugin_methods():
         METHODS.remove(name)
 
 
-def test_copy_of_lora_passes_and_broken_method_fails(tmp_path, capsys, forget_plugin_methods):
+def test_copy_of_lora_passes_and_broken_method_fails(
+    tmp_path, capsys, forget_plugin_methods, smoke_lora_store
+):
+    """The gate trains the candidate's cells; the LoRA baseline's (seeds 0-2 of the smoke
+    suite) come from the session's store, as a rerun of `check` finds them stored."""
     store = str(tmp_path / "gate.sqlite")
+    shutil.copyfile(smoke_lora_store, store)
     code = main(
         [
             "check",

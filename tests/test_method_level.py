@@ -158,19 +158,21 @@ def test_noninferiority_at_the_margin_passes_at_rate_alpha():
 
 
 @pytest.mark.slow
-def test_a_real_aa_pair_on_the_smoke_suite_is_not_called_different(store):
+def test_a_real_aa_pair_on_the_smoke_suite_is_not_called_different(smoke_lora_store):
     """LoRA against itself with disjoint seed sets (0-2 and 3-5), trained for real."""
+    from bench.core.status import Status
     from bench.evaluate.metrics import PER_EXAMPLE
-    from bench.execute.runner import run_cells
     from bench.plan.suites import SUITES, expand
+    from bench.store.cell_store import Store
 
     cells = expand(SUITES.get("smoke"), methods=["lora"], seeds=6)
-    run_cells(cells, store, in_process=True)
     correct = []
-    for cell in cells:
-        rows = store.predictions(cell.cell_id)
-        y, p = np.array([r["label"] for r in rows]), np.array([r["pred"] for r in rows])
-        correct.append(PER_EXAMPLE["accuracy"](y, p))
+    with Store(smoke_lora_store) as store:
+        for cell in cells:
+            assert store.status(cell.cell_id) == Status.OK
+            rows = store.predictions(cell.cell_id)
+            y, p = np.array([r["label"] for r in rows]), np.array([r["pred"] for r in rows])
+            correct.append(PER_EXAMPLE["accuracy"](y, p))
     sd, flips = seed_sd_and_flips(np.array(correct))
     assert sd > 0 and flips > 0.01  # the seeds really differ
     result = method_difference(np.array(correct[:3]), np.array(correct[3:]))
