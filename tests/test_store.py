@@ -133,3 +133,28 @@ def test_reading_a_store_leaves_its_file_as_it_was(tmp_path):
     with Store(path) as store:
         assert len(store.cells()) == 1 and store.claims() == []
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_runs_that_create_one_store_at_the_same_moment_all_open_it(tmp_path):
+    """The race CI met: two first runs on one new store both inserted its schema version and
+    the second called the store unreadable. Eight processes open it at one instant here."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "new.sqlite"
+    start = time.time() + 2.0  # after every interpreter has started
+    code = (
+        "import sys, time\n"
+        "from bench.store.cell_store import Store\n"
+        f"while time.time() < {start}: time.sleep(0.001)\n"
+        f"Store({str(path)!r}).close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    with Store(path) as store:
+        assert store.cells() == []

@@ -53,6 +53,23 @@ CREATE TABLE IF NOT EXISTS claims (
 )
 """
 
+# Made by the first timing pass (bench.timing): one row per timed window.
+_TIMINGS = """
+CREATE TABLE IF NOT EXISTS timings (
+    pass_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    cell_id TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    step_times TEXT NOT NULL,
+    load TEXT NOT NULL,
+    env TEXT,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (pass_id, round, position)
+)
+"""
+
 
 def process_owner() -> str:
     """Who holds a claim: host, pid and the process's start time (pids are reused)."""
@@ -132,8 +149,11 @@ class Store:
     def _open(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)  # IF NOT EXISTS: safe for two first runs at once
         with self._conn:
-            self._conn.executescript(_SCHEMA)
+            # One writer at a time reads and sets the version: two runs that open a new store
+            # together (or upgrade an old one) must not both insert it (or both alter a table).
+            self._conn.execute("BEGIN IMMEDIATE")
             row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -212,6 +232,43 @@ class Store:
         if not self._has_claims():
             return []
         return [dict(r) for r in self._conn.execute("SELECT * FROM claims").fetchall()]
+
+    def save_timing(self, window: dict[str, Any]) -> None:
+        """Store one window of a timing pass (bench.timing.interleaved.Window.to_row())."""
+        with self._conn:
+            self._conn.execute(_TIMINGS)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO timings VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    window["pass_id"],
+                    window["round"],
+                    window["position"],
+                    window["config"],
+                    window["cell_id"],
+                    window["spec"],
+                    json.dumps(window["step_times"]),
+                    json.dumps(window["load"], sort_keys=True),
+                    json.dumps(window.get("env"), sort_keys=True),
+                    window["started_at"],
+                ),
+            )
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Every stored timing window, in pass and round order ([] before the first pass)."""
+        query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='timings'"
+        if self._conn.execute(query).fetchone() is None:
+            return []
+        rows = self._conn.execute(
+            "SELECT * FROM timings ORDER BY started_at, pass_id, round, position"
+        ).fetchall()
+        out = []
+        for r in rows:
+            row = dict(r)
+            row["step_times"] = json.loads(row["step_times"])
+            row["load"] = json.loads(row["load"])
+            row["env"] = json.loads(row["env"]) if row["env"] else None
+            out.append(row)
+        return out
 
     def save(self, spec: CellSpec, record: dict[str, Any]) -> None:
         """Insert or replace the cell's row and predictions in one transaction."""
