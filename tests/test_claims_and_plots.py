@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -7,8 +9,10 @@ from tests.helpers import tiny_cell
 from tests.test_compare import _record
 
 
-def _frame(store=None):
-    """Full and LoRA, two seeds each, same per-example correctness; saved to `store` if given."""
+def _frame(store=None, collapse_lora_seed=None, **changes):
+    """Full and LoRA, two seeds each, same per-example correctness; saved to `store` if given.
+    `changes` alter every cell's spec (a task, a rate, the trial flag) but not the cell ids,
+    so that the stored predictions serve several configurations."""
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 100)
     rows = []
@@ -22,23 +26,31 @@ def _frame(store=None):
             accuracy = float(np.mean(preds == labels))
             if store is not None:
                 store.save(spec, _record(preds, labels, accuracy))
+            collapsed = method == "lora" and seed == collapse_lora_seed
+            shown = dataclasses.replace(spec, **changes)
             rows.append(
                 {
                     "cell_id": spec.cell_id,
                     "status": "ok",
-                    "task": "t",
+                    "task": shown.task,
                     "model": "m",
                     "device": "cpu",
                     "method": method,
-                    "lr": spec.lr,
+                    "lr": shown.lr,
                     "settings": "",
                     "seed": seed,
+                    "spec": shown,
+                    "trial": shown.trial,
                     "metric_name": "accuracy",
-                    "metric": accuracy,
+                    "metric": 0.5 if collapsed else accuracy,
+                    "accuracy": 0.5 if collapsed else accuracy,
+                    "majority": 0.5,
+                    "recall": {"a": 1.0, "b": 0.0} if collapsed else {"a": 0.7, "b": 0.7},
                     "method_params": params,
                     "total_params": total,
                     "step_time_s": step,
-                    "peak_mem_mib": memory,
+                    "peak_mem_mib": memory + 500,
+                    "train_mem_mib": memory,
                 }
             )
     return pd.DataFrame(rows)
@@ -48,9 +60,10 @@ def test_claims_decide_from_stored_cells_and_counts(store):
     table = claims(_frame(store), store).set_index("claim")
     share = table.loc["LoRA trains 0.1-0.5% of the parameters (lora)"]
     assert share["verdict"] == "holds" and share["measured"].startswith("0.2991%")
-    speed = table.loc["LoRA: 1.5x the speed of full fine-tuning (lora)"]
+    speed = table.loc["LoRA: 1.5x the speed of full fine-tuning (lora vs full)"]
     assert speed["verdict"] == "does not hold" and speed["measured"].startswith("1.20x")
-    accuracy = table.loc["PEFT reaches full fine-tuning's accuracy (lora)"]
+    assert "not side by side" in speed["basis"]
+    accuracy = table.loc["PEFT reaches full fine-tuning's accuracy (lora vs full)"]
     assert accuracy["verdict"] == "holds" and "method-level" in accuracy["basis"]
     gpt2 = table.loc["LoRA on gpt2-xl trains 8,192,000 of 1,558,432,768 parameters"]
     assert "2,457,600" in gpt2["measured"] and gpt2["verdict"].startswith("does not hold")
@@ -61,19 +74,52 @@ def test_claims_decide_from_stored_cells_and_counts(store):
 
 def test_a_learning_rate_used_on_another_task_does_not_rename_the_baseline(store):
     frame = _frame(store)
-    other = frame.assign(task="t2", lr=frame["lr"] * 10)  # same stored predictions
+    other = _frame(task="sms_spam", lr=frame["lr"].iloc[1] * 10)  # same stored predictions
     table = claims(pd.concat([frame, other], ignore_index=True), store)
-    rows = table[table["claim"] == "PEFT reaches full fine-tuning's accuracy (lora)"]
-    assert [m.split(", ")[-1] for m in rows["measured"]] == ["m / t / cpu", "m / t2 / cpu"]
+    rows = table[table["claim"] == "PEFT reaches full fine-tuning's accuracy (lora vs full)"]
+    where = sorted(m.split(", ")[-1] for m in rows["measured"])
+    assert where == ["tiny-bert / sms_spam / cpu", "tiny-bert / synthetic_rule / cpu"]
     assert list(rows["verdict"]) == ["holds", "holds"]
 
 
-def test_method_matrix_keeps_learning_rates_apart():
+def test_method_matrix_keeps_configurations_apart_and_leaves_search_trials_out():
+    """Two LoRA rates are two rows, each against the one full configuration of their budget;
+    search trials (validation-scored) appear nowhere, not even as a fourth seed."""
     frame = _frame()
-    extra = frame[frame["method"] == "lora"].assign(lr=1e-2, cell_id=["x", "y"])
-    matrix = method_matrix(pd.concat([frame, extra], ignore_index=True))
+    extra = _frame(lr=1e-2)
+    extra = extra[extra["method"] == "lora"].assign(cell_id=["x", "y"])
+    trials = _frame(trial=True).assign(cell_id=["t1", "t2", "t3", "t4"])
+    matrix = method_matrix(pd.concat([frame, extra, trials], ignore_index=True))
     assert sorted(matrix["method"]) == ["full", "lora (lr 0.003)", "lora (lr 0.01)"]
-    assert set(matrix["seeds"]) == {2}
+    assert set(matrix["seeds"]) == {2} and set(matrix["full configuration"]) == {"full"}
+    assert set(matrix["x training memory vs full (lower: less)"]) == {"1.00", "0.56"}
+
+
+def test_two_full_rates_are_two_baselines_never_a_pool(store):
+    frame = _frame(store)
+    faster_full = _frame(lr=1e-3)
+    faster_full = faster_full[faster_full["method"] == "full"]  # the same stored predictions
+    table = claims(pd.concat([frame, faster_full], ignore_index=True), store)
+    speed = table[table["claim"].str.startswith("LoRA: 1.5x the speed")]
+    assert sorted(c.split(" (", 1)[1] for c in speed["claim"]) == [
+        "lora vs full (lr 0.0001))",
+        "lora vs full (lr 0.001))",
+    ]
+    assert all("2 and 2 cells" in m for m in speed["measured"])
+
+
+def test_a_collapsed_seed_is_a_failure_not_noise(store):
+    """LoRA's seed 1 predicts one class: the claim does not hold because of it (no interval
+    is computed over it), and the matrix averages the healthy seed only and says so."""
+    frame = _frame(store, collapse_lora_seed=1)
+    table = claims(frame, store).set_index("claim")
+    accuracy = table.loc["PEFT reaches full fine-tuning's accuracy (lora vs full)"]
+    assert accuracy["verdict"].startswith("does not hold: collapsed")
+    assert "1 of 2 seeds collapsed (seed 1)" in accuracy["measured"]
+    matrix = method_matrix(frame).set_index("method")
+    assert matrix.loc["lora", "collapsed"] == "1 of 2 seeds collapsed (seed 1)"
+    healthy = frame[(frame["method"] == "lora") & (frame["seed"] == 0)]["metric"].iloc[0]
+    assert matrix.loc["lora", "accuracy (mean of healthy seeds)"] == f"{healthy:.4f}"
 
 
 def test_pareto_front_and_plot(tmp_path):

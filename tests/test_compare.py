@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bench.evaluate.metrics import METRICS
-from bench.report.suite_page import cells_frame
+from bench.report.suite_page import _comparison_caption, cells_frame
 from bench.stats import paired as stats
 from bench.stats.compare import (
     compare_to_baseline,
@@ -74,6 +74,21 @@ def test_comparison_matches_the_tests_it_is_made_of(store):
     assert table.loc["lora", "Δ vs full [95% CI]"].startswith(f"{ref_t.estimate:+.4f} [")
     needed = lora.result.seeds_for_power()
     assert table.loc["lora", "seeds for 80% power"].startswith(str(needed))
+    low, high = lora.result.seeds_for_power_range()
+    assert low <= needed and (high is None or high >= needed)  # 90% interval of the seed var
+
+    # a method with collapsed seeds is not tested, and leaves the Holm family
+    held_out = compare_to_baseline(frame, store, "full", untested={"bitfit"})
+    assert [c.method for c in held_out] == ["lora"]
+    why = {"bitfit": "1 of 3 seeds collapsed (seed 2)"}
+    table = comparison_columns(held_out, "full", why).set_index("method")
+    assert (
+        table.loc["bitfit", "Δ vs full [95% CI]"] == "not tested: 1 of 3 seeds collapsed (seed 2)"
+    )
+    assert table.loc["lora", "p (Holm)"] == f"{held_out[0].result.pvalue:.3g}"  # a family of one
+    caption = _comparison_caption(held_out, "accuracy")
+    assert "family of this table's 1 tested comparison(s) with `full` (lora)" in caption
+    assert "not adjusted" in caption
 
 
 def test_a_metric_that_does_not_decompose_is_resampled_over_examples(store):

@@ -2,6 +2,7 @@ from bench.core.spec import MethodChoice, SuiteSpec
 from bench.execute.runner import run_cells
 from bench.plan.suites import expand
 from bench.report.suite_page import cells_frame, method_table, suite_report
+from bench.stats.collapse import with_failure_modes
 
 SUITE = SuiteSpec(
     name="tiny",
@@ -21,6 +22,13 @@ def test_report_has_a_row_per_method_and_lists_failures(store):
     assert "## synthetic_rule on tiny-bert" in text and "## synthetic_rule on tiny-llama" in text
     assert "`python run_all.py run --suite tiny`" in text
     assert "(12 of 12 cells stored)" in text
+
+    from bench.report.summary import summary_page
+
+    summary = summary_page(store, [("tiny", SUITE, cells)], "python run_all.py report")
+    assert "## Which method for which situation" in summary and "## Not measured yet" in summary
+    assert "[synthetic_rule on tiny-bert](tiny.md#synthetic_rule-on-tiny-bert)" in summary
+    assert "`full` " in summary and "no GPU" in summary
     bert_part = text.split("## synthetic_rule on tiny-llama")[0]
     for method in ("full", "lora", "bitfit"):
         assert f"| {method} " in bert_part
@@ -35,10 +43,22 @@ def test_method_table_aggregates_over_seeds(store):
     frame = cells_frame(store.cells([c.cell_id for c in cells]))
     table = method_table(frame).set_index("method")
     assert list(table["seeds"]) == [2, 2, 2]
-    assert table.loc["full", "x speed vs full"] == "1.00"
+    assert table.loc["full", "x speed vs full (higher: faster)"] == "1.00"
+    assert table.loc["lora", "x speed vs full (higher: faster)"].endswith("(separate runs)")
     assert table.loc["full", "trainable %"] == "100.000"
-    acc = frame[frame["method"] == "lora"]["metric"]
-    assert table.loc["lora", "accuracy mean ± sd"] == f"{acc.mean():.4f} ± {acc.std(ddof=1):.4f}"
+    flagged = with_failure_modes(frame)
+    for method in ("full", "lora", "bitfit"):  # the mean is over the seeds that did not collapse
+        mine = flagged[flagged["method"] == method]
+        healthy = mine[~mine["collapsed"]]["metric"]
+        shown = table.loc[method, "accuracy mean ± sd"]
+        if len(healthy) == 2:
+            assert shown == f"{healthy.mean():.4f} ± {healthy.std(ddof=1):.4f}"
+        elif len(healthy) == 1:
+            assert shown == f"{healthy.mean():.4f}"
+        else:
+            assert shown == "collapsed"
+        if mine["collapsed"].any():
+            assert "seeds collapsed" in table.loc[method, "failures"]
     assert table.loc["full", "J/sample"] == "n/a" or float(table.loc["full", "J/sample"]) > 0
 
 

@@ -51,11 +51,16 @@ def test_a_search_run_never_scores_trials_on_test_and_runs_finals_at_the_choice(
         rows = s.cells()
     trials = [r for r in rows if r["spec"].trial]
     finals = [r for r in rows if not r["spec"].trial]
-    assert len(trials) == 2 and len(finals) == 1
+    assert len(trials) == 4 and len(finals) == 1  # 2 rates x 2 seeds (--search-seeds' default)
     assert {r["result"]["evaluated_on"] for r in trials} == {"validation"}
     assert finals[0]["result"]["evaluated_on"] == "test"
-    best = max(trials, key=lambda r: r["result"]["metrics"]["accuracy"])
-    assert finals[0]["spec"].lr == best["spec"].lr
+    means = {
+        lr: sum(r["result"]["metrics"]["accuracy"] for r in trials if r["spec"].lr == lr) / 2
+        for lr in (1e-4, 1e-2)
+    }
+    assert finals[0]["spec"].lr == max(means, key=means.__getitem__)
+    page = (tmp_path / "search.md").read_text()
+    assert "seeds per point" in page and "choice within noise?" in page
 
 
 def test_relative_rates_scale_each_methods_own_rate_and_bad_lists_are_refused():

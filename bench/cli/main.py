@@ -19,7 +19,7 @@ from bench.core.messages import LoggedConsole, log_path_for, reports_dir_for
 from bench.core.plugins import load_builtin_plugins
 from bench.core.quiet import quiet_libraries
 
-COMMANDS = ("run", "report", "list", "params", "check", "estimate", "export", "status")
+COMMANDS = ("run", "report", "list", "params", "check", "estimate", "export", "status", "time")
 # command -> (handler module, function); imported when the command runs
 HANDLERS = {
     "run": ("bench.cli.run", "cmd_run"),
@@ -30,6 +30,7 @@ HANDLERS = {
     "estimate": ("bench.cli.estimate", "cmd_estimate"),
     "export": ("bench.cli.export", "cmd_export"),
     "status": ("bench.cli.export", "cmd_status"),
+    "time": ("bench.cli.timing", "cmd_time"),
 }
 
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers.add_params(sub)
     parsers.add_estimate(sub)
     parsers.add_export_and_status(sub)
+    parsers.add_time(sub)
     return parser
 
 
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "out", "") is None:
         args.out = str(reports_dir_for(args.store))
-    trains = args.command in ("run", "check")
+    trains = args.command in ("run", "check", "time")
     console = LoggedConsole(log_path_for(args.store) if trains else None)
     quiet_libraries()
     try:

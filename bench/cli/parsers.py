@@ -103,6 +103,23 @@ def add_export_and_status(sub: argparse._SubParsersAction) -> None:
     add_store_options(status, out=False)
 
 
+def add_time(sub: argparse._SubParsersAction) -> None:
+    timing = sub.add_parser(
+        "time",
+        help="re-time a suite's configurations side by side (interleaved rounds) for speed ratios",
+    )
+    timing.add_argument("--suite", default="default", help="suite name (default: default)")
+    timing.add_argument("--methods", help="comma-separated methods (default: the suite's)")
+    timing.add_argument("--tasks", help="comma-separated tasks (default: the suite's)")
+    timing.add_argument("--models", help="comma-separated models (default: the suite's)")
+    timing.add_argument("--rounds", type=int, default=3, help="rounds A, B, C, ... (default 3)")
+    timing.add_argument(
+        "--steps", type=int, default=6, help="timed steps per window after 3 warm-up (default 6)"
+    )
+    timing.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    add_store_options(timing, out=False)
+
+
 def add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="train the cells of a suite that the store lacks")
     run_options.add_selection(run)

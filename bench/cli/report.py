@@ -63,6 +63,7 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
     names = [args.suite] if args.suite else SUITES.names()
     with Store(args.store, read_only=True) as store:
         written = 0
+        cpu_pages = []
         for suite, (device, gpu, card, emulate), cells in suite_placements(
             store, names, args.device
         ):
@@ -77,11 +78,17 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
             console.print(f"wrote {path}")
             written += 1
             if device == "cpu" and not gpu:
+                cpu_pages.append((stem, suite, cells))
                 tuned = tuned_report(store, suite, command, plot=(Path(args.out), stem))
                 if tuned is not None:
                     console.print(f"wrote {write_report(tuned, args.out, f'{stem}-tuned')}")
         if written:
             path = write_report(claims_report(store, command), args.out, "claims")
+            console.print(f"wrote {path}")
+        if cpu_pages and not args.suite:
+            from bench.report.summary import summary_page
+
+            path = write_report(summary_page(store, cpu_pages, command), args.out, "README")
             console.print(f"wrote {path}")
     if not written:
         console.print("no suite has stored cells in this store")

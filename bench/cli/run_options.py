@@ -100,7 +100,10 @@ def add_search(run: argparse.ArgumentParser) -> None:
         "factors of each method's own rate",
     )
     run.add_argument(
-        "--search-seeds", type=int, default=1, help="seeds per search trial (default 1)"
+        "--search-seeds",
+        type=int,
+        default=2,
+        help="seeds per search point (default 2: a choice between points needs their noise)",
     )
     run.add_argument(
         "--search-key",

@@ -19,7 +19,7 @@ class SearchOptions:
     whether the method's key setting is searched too, and at most `budget` trials each."""
 
     rates: str
-    seeds: int = 1
+    seeds: int = 2
     with_key: bool = False
     budget: int | None = None
 

@@ -68,8 +68,7 @@ def check_shots(cells: Iterable[CellSpec]) -> None:
         kind = TASKS.get(task).kind
         if kind != "classification":
             raise ValueError(
-                f"--shots {shots}: k-shot draws k examples of every class; {task} is a "
-                f"{kind} task"
+                f"--shots {shots}: k-shot draws k examples of every class; {task} is a {kind} task"
             )
         if not _local(task):
             continue

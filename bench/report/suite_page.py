@@ -15,8 +15,11 @@ from bench.core.status import Status
 from bench.report.estimates import estimate_section
 from bench.report.labels import BASELINE, method_label
 from bench.report.plots import method_summary, pareto_plot
-from bench.stats.compare import compare_to_baseline, comparison_columns
+from bench.stats.collapse import collapse_note, with_failure_modes
+from bench.stats.compare import Comparison, compare_to_baseline, comparison_columns
+from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
+from bench.timing.ratios import side_by_side
 
 MIB = 1024 * 1024
 MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
@@ -39,6 +42,8 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "error": rec["error"],
             "lr": spec.lr,
             "settings": ", ".join(f"{k}={v}" for k, v in spec.settings),
+            "spec": spec,
+            "trial": spec.trial,
         }
         if rec["status"] == Status.OK:
             params, speed, memory = res["params"], res["speed"], res["memory"]
@@ -46,6 +51,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             row.update(
                 metric_name=metric,
                 metric=res["metrics"][metric],
+                accuracy=res["metrics"].get("accuracy"),
                 method_params=params["method_params"],
                 head_params=params["head_params"],
                 total_params=params["total_params"],
@@ -54,6 +60,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 samples_per_s=speed["samples_per_s"],
                 tokens_per_s=speed["tokens_per_s"],
                 peak_mem_mib=_peak_memory(memory) / MIB,
+                train_mem_mib=_training_memory(memory) / MIB,
                 allocated_mib=(
                     memory["torch_max_allocated_bytes"] / MIB
                     if memory.get("torch_max_allocated_bytes") is not None
@@ -85,22 +92,73 @@ def _peak_memory(memory: dict[str, Any]) -> float:
     return float(memory["rss_peak_bytes"])
 
 
+def _training_memory(memory: dict[str, Any]) -> float:
+    """What training added: on GPU the peak as measured (NVML counts the process, or the
+    device minus its baseline at cell start); on CPU the peak RSS minus the RSS at cell start
+    (the Python runtime and libraries, about half of a small model's RSS, left out)."""
+    if memory.get("nvml_peak_bytes") is not None or memory.get("torch_max_reserved_bytes"):
+        return _peak_memory(memory)
+    if memory.get("rss_delta_bytes") is not None:
+        return float(memory["rss_delta_bytes"])
+    return float(memory["rss_peak_bytes"])
+
+
+def fmt_memory(mib: float) -> str:
+    """MiB below 1 GiB, GiB above."""
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:,.0f} MiB"
+
+
 def _fmt_count(n: float) -> str:
     return f"{int(n):,}"
 
 
-def method_table(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Aggregate the ok cells of one task x model over seeds, one row per method."""
-    ok = frame[frame["status"] == Status.OK]
+def failure_notes(group: pd.DataFrame) -> str:
+    """What went wrong in a method's seeds: collapses and results below the majority class."""
+    notes = [collapse_note(group)]
+    below = group[group["below_majority"] & ~group["collapsed"]]
+    if len(below):
+        seeds = ", ".join(str(s) for s in sorted(below["seed"]))
+        notes.append(f"below the majority-class baseline (seed {seeds})")
+    return "; ".join(n for n in notes if n) or "-"
+
+
+def speed_ratio(
+    group: pd.DataFrame, base: pd.DataFrame, timings: list[dict[str, Any]] | None
+) -> str:
+    """The baseline's step time over the method's: from a timing pass that timed both side by
+    side when the store holds one (with its spread), else from the cells' own runs, marked."""
+    if base.empty:
+        return "n/a"
+    if timings:
+        mine = configuration_key(group["spec"].iloc[0])
+        theirs = configuration_key(base["spec"].iloc[0])
+        if mine == theirs:
+            return "1.00"
+        paired = side_by_side(timings, mine, theirs)
+        if paired is not None:
+            return paired.text()
+    ratio = base["step_time_s"].median() / group["step_time_s"].median()
+    same = list(group["cell_id"]) == list(base["cell_id"])
+    return "1.00" if same else f"{ratio:.2f} (separate runs)"
+
+
+def method_table(
+    frame: pd.DataFrame,
+    baseline: str = BASELINE,
+    timings: list[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Aggregate the ok cells of one task x model over seeds, one row per method; the metric
+    over the seeds that did not collapse (the collapses are counted in `failures`); the speed
+    ratio side by side where a timing pass timed both (`timings`: the store's windows)."""
+    ok = with_failure_modes(frame[frame["status"] == Status.OK])
     rows = []
     base = ok[ok["method"] == baseline]
-    base_step = base["step_time_s"].median() if len(base) else None
-    base_mem = base["peak_mem_mib"].median() if len(base) else None
+    base_mem = base["train_mem_mib"].median() if len(base) else None
     for method, group in ok.groupby("method", sort=False):
-        metric = group["metric"]
+        metric = group[~group["collapsed"]]["metric"]
         sd = metric.std(ddof=1) if len(metric) > 1 else float("nan")
         step = group["step_time_s"].median()
-        mem = group["peak_mem_mib"].median()
+        mem = group["train_mem_mib"].median()
         energy = group["energy_per_sample_j"].dropna()
         rows.append(
             {
@@ -110,21 +168,27 @@ def method_table(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
                     f"{_fmt_count(group['head_params'].iloc[0])}"
                 ),
                 "trainable %": f"{group['trainable_pct'].iloc[0]:.3f}",
-                "peak memory MiB": f"{mem:,.0f}",
-                "allocator peak MiB": (
-                    f"{group['allocated_mib'].median():,.0f}"
+                "peak memory": fmt_memory(group["peak_mem_mib"].median()),
+                "training memory": fmt_memory(mem),
+                "allocator peak": (
+                    fmt_memory(group["allocated_mib"].median())
                     if group["allocated_mib"].notna().any()
                     else "n/a"
                 ),
-                "x memory vs full": f"{mem / base_mem:.2f}" if base_mem else "n/a",
+                "x training memory vs full (lower: less)": (
+                    f"{mem / base_mem:.2f}" if base_mem else "n/a"
+                ),
                 "step time ms": f"{step * 1000:.0f}",
                 "samples/s": f"{group['samples_per_s'].median():.1f}",
-                "x speed vs full": f"{base_step / step:.2f}" if base_step else "n/a",
+                "x speed vs full (higher: faster)": speed_ratio(group, base, timings),
                 "J/sample": f"{energy.median():.3g}" if len(energy) else "n/a",
                 f"{group['metric_name'].iloc[0]} mean ± sd": (
-                    f"{metric.mean():.4f} ± {sd:.4f}" if len(metric) > 1 else f"{metric.mean():.4f}"
+                    f"{metric.mean():.4f} ± {sd:.4f}"
+                    if len(metric) > 1
+                    else (f"{metric.mean():.4f}" if len(metric) else "collapsed")
                 ),
                 "seeds": len(group),
+                "failures": failure_notes(group),
             }
         )
         if "mfu" in group and group["mfu"].notna().any():  # GPU cells on a profiled card
@@ -189,15 +253,28 @@ STATISTICS_NOTE = (
     "seeds of one method often do (24% of the A/A pairs in our store), so it is not shown. "
     "Seeds for 80% power: how many seeds this test needs to detect the observed Δ at the "
     'measured variances ("(have)": already enough; "> 100": the test-set variance alone '
-    'forbids it), so a large p beside a large figure means "not enough seeds", not "equal".'
+    'forbids it), so a large p beside a large figure means "not enough seeds", not "equal"; '
+    "in brackets the same figure at the ends of the 90% interval of the seed variance, which "
+    "2 or 3 seeds estimate poorly. A seed that predicts one class for every test example is "
+    "counted as collapsed (`failures`), left out of the mean, and its method is not tested."
 )
 
 
-def _comparison_caption(k: int, metric: str) -> str:
+def _comparison_caption(comparisons: list[Comparison], metric: str) -> str:
+    """What Δ, its interval and p are, and the family Holm's correction runs over."""
+    tested = [c.method for c in comparisons if c.result.testable]
+    if tested:
+        family = (
+            f"p Holm-corrected over the family of this table's {len(tested)} tested "
+            f"comparison(s) with `{BASELINE}` ({', '.join(tested)}); the 95% intervals are "
+            "not adjusted for that multiplicity"
+        )
+    else:
+        family = "no p-value: a test needs 2+ seeds of both methods, paired by seed"
     return (
         f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences; "
-        f"interval and p method-level (see above), p Holm-corrected over the {k} comparisons "
-        "of this table."
+        f"interval and p method-level (see above); {family}. A method with collapsed seeds is "
+        "not tested: a collapse is a failure, not seed noise."
     )
 
 
@@ -271,9 +348,16 @@ def suite_report(
         "- Peak memory: peak RSS of the cell's worker process on CPU (model, optimiser, "
         "activations and the Python runtime); on GPU the NVML peak (the process's memory where "
         "the driver reports it, else device used memory minus the baseline at cell start). "
-        "Allocator peak: torch.cuda.max_memory_allocated (GPU only).",
+        "Training memory: on CPU the peak RSS minus the RSS at cell start (what loading and "
+        "training added; the runtime left out), on GPU the peak memory; the memory ratio uses "
+        "it. Allocator peak: torch.cuda.max_memory_allocated (GPU only).",
         "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
-        "excluded, evaluation excluded); speed and memory ratios use the medians.",
+        "excluded, evaluation excluded). The speed ratio is the baseline's step time over the "
+        "method's: from a timing pass (`python run_all.py time --suite NAME`) that re-timed both "
+        "side by side in interleaved rounds, shown as the median ratio [lowest-highest round], "
+        "rounds whose windows other processes or the hypervisor contended left out; where no "
+        "pass timed both, from the cells' own runs, marked `(separate runs)`: those may be "
+        "days apart on a drifting shared machine.",
         "- Energy: n/a where no counter is readable (no RAPL on this CPU), never 0.",
         "- Forgetting (where the cells record it): the next-token loss per token on 64 held-out "
         "general-text passages after training minus before (models with an LM head; n/a for "
@@ -286,6 +370,7 @@ def suite_report(
         lines.append("No cell of this suite is stored yet: run `python run_all.py run` first.")
         return "\n".join(lines) + "\n"
     frame = cells_frame(records)
+    timings = store.timings()
     for (task, model), group in frame.groupby(["task", "model"], sort=False):
         ok = group[group["status"] == Status.OK]
         lines.append(f"## {task} on {model}")
@@ -294,17 +379,29 @@ def suite_report(
             first = ok.iloc[0]
             lines.append(_data_line(task, first))
             lines.append("")
-            table = method_table(group)
-            comparisons = compare_to_baseline(group, store, BASELINE)
-            if comparisons:
+            table = method_table(group, timings=timings)
+            flagged = with_failure_modes(ok)
+            untested = {
+                m: collapse_note(g)
+                for m, g in flagged.groupby("method", sort=False)
+                if g["collapsed"].any()
+            }
+            comparisons = compare_to_baseline(group, store, BASELINE, untested)
+            if BASELINE in untested:
+                untested = {
+                    m: f"the baseline {BASELINE} has collapsed seeds"
+                    for m in ok["method"].drop_duplicates()
+                    if m != BASELINE
+                }
+            if comparisons or untested:
                 table = table.merge(
-                    comparison_columns(comparisons, BASELINE), on="method", how="left"
+                    comparison_columns(comparisons, BASELINE, untested), on="method", how="left"
                 )
                 table = table.fillna("—")
             lines.append(table.to_markdown(index=False, disable_numparse=True))
             lines.append("")
-            if comparisons:
-                lines.append(_comparison_caption(len(comparisons), first["metric_name"]))
+            if comparisons or untested:
+                lines.append(_comparison_caption(comparisons, first["metric_name"]))
                 lines.append("")
             recall = recall_table(ok)
             if recall is not None:
@@ -361,7 +458,7 @@ def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
     records = store.cells()
     frame = cells_frame(records)
     table = claims(frame, store, margin)
-    matrix = method_matrix(frame)
+    matrix = method_matrix(frame, store.timings())
     return "\n".join(
         [
             "# Published claims against what ftbench measured",
@@ -369,16 +466,32 @@ def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
             f"- Command: `{command}`",
             f"- Store: `{store.path}` ({len(records)} cells)",
             f"- Hardware and versions: {_hardware_line(records)}",
-            "- Measured rows come from stored cells (their task / model / device is named); "
-            "computed rows come from exact parameter counts on the meta device and say so. "
-            "Speed claims were mostly made for GPUs: a CPU measurement tests them only there.",
+            "- Measured rows come from stored cells (their task / model / device is named, and "
+            "the budget where several share them); computed rows come from exact parameter "
+            "counts on the meta device and say so. Speed claims were mostly made for GPUs: a "
+            "CPU measurement tests them only there.",
+            "- Each row judges one configuration (method, settings and learning rate) against "
+            "one configuration of full fine-tuning with the same budget: configurations are "
+            "never pooled, and search trials (scored on validation) never count. A configuration "
+            "with collapsed seeds (one class predicted for every test example) does not reach "
+            "full fine-tuning: a collapse is a failure, not noise.",
+            "- The accuracy rows are one-sided non-inferiority tests, one per row, not corrected "
+            "for multiplicity: each answers its own question, and the page draws no conclusion "
+            "from their number. The `guide` column cites where each claim was made "
+            "(../shared/seeds/README.md has each guide's English gist).",
             "",
             table.to_markdown(index=False, disable_numparse=True),
             "",
             "## The method matrix, measured",
             "",
             "What guides print from hearsay (method | trainable % | relative speed | memory | "
-            "typical use), here from stored cells; only the last column is quoted, not measured.",
+            "typical use), here from stored cells; only the last column is quoted, not measured. "
+            "One row per configuration and budget, against the full fine-tuning configuration "
+            "of that budget with the most seeds (named); the metric is the mean of the seeds "
+            "that did not collapse, and the collapses are counted. The speed ratio comes from a "
+            "timing pass that re-timed both side by side where the store holds one (median "
+            "[lowest-highest round]), else from the cells' own runs, marked `(separate runs)`; "
+            "the memory ratio divides the cells' training memory.",
             "",
             matrix.to_markdown(index=False, disable_numparse=True)
             if len(matrix)

@@ -116,6 +116,19 @@ class Choice:
     key: str | None = None  # the key setting searched, and its chosen value
     value: Any = None
     value_at_edge: bool = False  # the chosen value is the smallest or largest tried
+    seeds_per_point: int = 1  # the fewest seeds any point's mean rests on
+    runner_up_gap: float | None = None  # best mean minus the next best (None: one point)
+    noise: float | None = None  # the sd of a difference of two points' means (2+ seeds)
+
+    def within_noise(self) -> str:
+        """Why the choice may be chance ('' when its gap clears twice the seed noise)."""
+        if self.runner_up_gap is None:
+            return ""
+        if self.noise is None:
+            return f"1 seed per point: the gap of {self.runner_up_gap:.4f} has no noise estimate"
+        if self.runner_up_gap < 2 * self.noise:
+            return f"gap {self.runner_up_gap:.4f} < 2 x seed noise ({self.noise:.4f})"
+        return ""
 
 
 def choose(store: Store, trials: list[CellSpec], with_key: bool = False) -> dict[str, Choice]:
@@ -146,6 +159,10 @@ def choose(store: Store, trials: list[CellSpec], with_key: bool = False) -> dict
         rates = sorted({s.lr for s in specs})
         tried = sorted({s.settings_dict().get(key) for s in specs}) if key else []
         first = specs[0]
+        ranked = sorted(scores.values(), reverse=pick is max)
+        spreads = [statistics.stdev(v) for v in values.values() if len(v) > 1]
+        fewest = min(len(v) for v in values.values())
+        noise = statistics.fmean(spreads) * (2 / fewest) ** 0.5 if spreads and fewest > 1 else None
         out[group] = Choice(
             label=f"{first.model} / {first.task} / {first.method}",
             metric=metric,
@@ -160,8 +177,17 @@ def choose(store: Store, trials: list[CellSpec], with_key: bool = False) -> dict
             key=key,
             value=best[1],
             value_at_edge=bool(tried) and len(tried) > 1 and best[1] in (tried[0], tried[-1]),
+            seeds_per_point=fewest,
+            runner_up_gap=abs(ranked[0] - ranked[1]) if len(ranked) > 1 else None,
+            noise=noise,
         )
     return out
+
+
+def _numeric_first(point: tuple[float, Any]) -> tuple[float, str]:
+    """Points by rate as a number (not as text: 3e-05 before 0.0001), then the key value."""
+    lr, value = point
+    return (lr, f"{value:020.6f}" if isinstance(value, int | float) else str(value))
 
 
 def final_cells(
@@ -198,9 +224,12 @@ def choice_table(choices: dict[str, Choice]) -> pd.DataFrame:
                 ),
                 "metric": choice.metric,
                 "validation score by point": "; ".join(
-                    f"{_point(lr, choice.key, v)}: {m:.4f}" for (lr, v), m in choice.scores.items()
+                    f"{_point(lr, choice.key, v)}: {choice.scores[(lr, v)]:.4f}"
+                    for lr, v in sorted(choice.scores, key=_numeric_first)
                 ),
                 "spread": f"{choice.spread:.4f}",
+                "seeds per point": choice.seeds_per_point,
+                "choice within noise?": choice.within_noise() or "no",
                 "at grid edge": f"yes ({', '.join(edges)}): widen the grid" if edges else "no",
                 "trials (failed, pruned)": f"{choice.trials} ({choice.failed}, {choice.pruned})",
                 "search cost": f"{choice.cost_s / 3600:.3f} h",

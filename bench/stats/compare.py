@@ -3,6 +3,7 @@ test-set variance both counted, bench.stats.method_level), paired by seed."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,14 +101,17 @@ def method_level_difference(
     return method_difference_metric(y, a, b, METRICS[metric], n_resamples=n_resamples)
 
 
-def compare_to_baseline(frame: pd.DataFrame, store: Store, baseline: str) -> list[Comparison]:
-    """Every other method of `frame` (one task x model) against `baseline`, same seeds only."""
+def compare_to_baseline(
+    frame: pd.DataFrame, store: Store, baseline: str, untested: Collection[str] = ()
+) -> list[Comparison]:
+    """Every other method of `frame` (one task x model) against `baseline`, same seeds only;
+    `untested` (methods with collapsed seeds: failures, not noise) are not compared."""
     out = []
     ok = frame[frame["status"] == Status.OK]
-    if not _per_seed(frame, baseline) or ok.empty:
+    if not _per_seed(frame, baseline) or ok.empty or baseline in untested:
         return out
     for method in ok["method"].drop_duplicates():
-        if method == baseline:
+        if method == baseline or method in untested:
             continue
         result = method_level_difference(store, frame, method, baseline)
         if result is not None:
@@ -116,17 +120,26 @@ def compare_to_baseline(frame: pd.DataFrame, store: Store, baseline: str) -> lis
 
 
 def _seeds_needed(result: MethodDifference) -> str:
+    """The point figure with its range over the seed variance's 90% interval: with 2 or 3
+    seeds that variance is barely known, and so is the figure."""
     if not result.testable:
-        return "n/a"
+        return "n/a: 1 seed"
     needed = result.seeds_for_power(POWER)
     if needed is None:
         return "> 100" if result.estimate else "-"
-    return f"{needed}" + (" (have)" if needed <= result.seeds else "")
+    low, high = result.seeds_for_power_range(POWER)
+    span = f"{low or '> 100'}-{high or '> 100'}" if low != high else ""
+    have = " (have)" if needed <= result.seeds else ""
+    return f"{needed}{have}" + (f" [{span}]" if span else "")
 
 
-def comparison_columns(comparisons: list[Comparison], baseline: str) -> pd.DataFrame:
-    """Δ with its method-level interval, Holm-corrected p and seeds for 80% power."""
-    if not comparisons:
+def comparison_columns(
+    comparisons: list[Comparison], baseline: str, untested: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Δ with its method-level interval, Holm-corrected p (over the comparisons tested here)
+    and seeds for 80% power; `untested` maps a method to why it was not compared."""
+    untested = untested or {}
+    if not comparisons and not untested:
         return pd.DataFrame(columns=["method"])
     testable = [c for c in comparisons if c.result.testable]
     corrected = dict(
@@ -143,13 +156,22 @@ def comparison_columns(comparisons: list[Comparison], baseline: str) -> pd.DataF
             delta = f"{r.estimate:+.4f} [{r.low:+.4f}, {r.high:+.4f}]"
             p = f"{corrected[c.method]:.3g}"
         else:
-            delta, p = f"{r.estimate:+.4f} (1 seed)", "n/a"
+            delta, p = f"{r.estimate:+.4f} (1 seed)", "n/a: 1 seed, no test"
         rows.append(
             {
                 "method": c.method,
                 f"Δ vs {baseline} [95% CI]": delta,
                 "p (Holm)": p,
                 "seeds for 80% power": _seeds_needed(r),
+            }
+        )
+    for method, why in untested.items():
+        rows.append(
+            {
+                "method": method,
+                f"Δ vs {baseline} [95% CI]": f"not tested: {why}",
+                "p (Holm)": "—",
+                "seeds for 80% power": "—",
             }
         )
     return pd.DataFrame(rows)

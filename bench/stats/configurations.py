@@ -81,12 +81,11 @@ def _name_apart(frame: pd.DataFrame, column: str, key: str) -> None:
             for k, config in zip(keys, configs, strict=True)
         }
         frame.loc[group.index, column] = [
-            f"{label} ({names[k]})"
-            for label, k in zip(group[column], group[key], strict=True)
+            f"{label} ({names[k]})" for label, k in zip(group[column], group[key], strict=True)
         ]
 
 
-def test_scored(frame: pd.DataFrame) -> pd.DataFrame:
+def scored_on_test(frame: pd.DataFrame) -> pd.DataFrame:
     """The cells scored on the test split: search trials (validation-scored) left out."""
     return frame[~frame["trial"].astype(bool)]
 

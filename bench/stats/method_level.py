@@ -67,6 +67,22 @@ class MethodDifference:
             self.estimate, self.seed_var, self.test_set_var, power, alpha, max_seeds
         )
 
+    def seeds_for_power_range(
+        self, power: float = 0.8, level: float = 0.9, max_seeds: int = 100
+    ) -> tuple[int | None, int | None]:
+        """seeds_for_power at the ends of the `level` chi-square interval of the seed variance
+        (estimated from seeds - 1 degrees of freedom): (fewest, most); None: beyond max_seeds."""
+        df = self.seeds - 1
+        if df < 1 or not math.isfinite(self.seed_var):
+            return (None, None)
+        tail = (1 - level) / 2
+        low_var = self.seed_var * df / float(st.chi2.isf(tail, df))
+        high_var = self.seed_var * df / float(st.chi2.ppf(tail, df))
+        return tuple(  # type: ignore[return-value]
+            seeds_for_power(self.estimate, var, self.test_set_var, power, max_seeds=max_seeds)
+            for var in (low_var, high_var)
+        )
+
     def lower_bound(self, alpha: float = 0.05) -> float:
         """One-sided (1 - alpha) lower confidence bound of the difference."""
         if not self.testable:
@@ -244,10 +260,20 @@ def seeds_for_power(
         shift, z = abs(difference) / math.sqrt(test_set_var), float(st.norm.isf(alpha / 2))
         if float(st.norm.sf(z - shift) + st.norm.cdf(-z - shift)) < power:
             return None
-    for seeds in range(2, max_seeds + 1):
-        if power_at(difference, seed_var, test_set_var, seeds, alpha) >= power:
-            return seeds
-    return None
+
+    def enough(seeds: int) -> bool:
+        return power_at(difference, seed_var, test_set_var, seeds, alpha) >= power
+
+    if not enough(max_seeds):
+        return None
+    low, high = 2, max_seeds  # power grows with the seeds: bisect for the first enough
+    while low < high:
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def noninferiority(
