@@ -117,9 +117,10 @@ def test_a_collapsed_seed_is_a_failure_not_noise(store):
     assert accuracy["verdict"].startswith("does not hold: collapsed")
     assert "1 of 2 seeds collapsed (seed 1)" in accuracy["measured"]
     matrix = method_matrix(frame).set_index("method")
-    assert matrix.loc["lora", "collapsed"] == "1 of 2 seeds collapsed (seed 1)"
+    assert matrix.loc["lora", "failures"] == "1 of 2 seeds collapsed (seed 1)"
     healthy = frame[(frame["method"] == "lora") & (frame["seed"] == 0)]["metric"].iloc[0]
-    assert matrix.loc["lora", "accuracy (mean of healthy seeds)"] == f"{healthy:.4f}"
+    assert matrix.loc["lora", "mean of healthy seeds"] == f"{healthy:.4f}"
+    assert matrix.loc["lora", "metric"] == "accuracy"
 
 
 def test_pareto_front_and_plot(tmp_path):

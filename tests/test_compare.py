@@ -1,7 +1,6 @@
 """Comparisons read from the store: method-level, seed-paired, Holm-corrected."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bench.evaluate.metrics import METRICS
@@ -11,7 +10,6 @@ from bench.stats.compare import (
     compare_to_baseline,
     comparison_columns,
     method_level_difference,
-    with_variants,
 )
 from bench.stats.method_level import method_difference, method_difference_metric
 from tests import paired_tests as reference
@@ -113,18 +111,3 @@ def test_a_metric_that_does_not_decompose_is_resampled_over_examples(store):
         n_resamples=200,
     )
     assert result == expected and result.estimate < 0 and result.test_set_var > 0
-
-
-def test_cells_of_one_method_at_two_learning_rates_are_not_pooled():
-    frame = pd.DataFrame(
-        {
-            "method": ["houlsby", "houlsby", "full"],
-            "lr": [1e-3, 3e-3, 1e-4],
-            "settings": ["r=16", "r=16", ""],
-        }
-    )
-    assert list(with_variants(frame)["variant"]) == [
-        "houlsby (lr 0.001)",
-        "houlsby (lr 0.003)",
-        "full",
-    ]

@@ -24,7 +24,7 @@ register_suite(
             "on the CPU. "
             "1,000 deduplicated training tweets (stratified), 64 tokens, batch 32, one epoch "
             "(32 steps); validation 500, test 1,000 tweets. Half the other CPU suites' "
-            "training set, so that a first run fits in 10 minutes on 2 cores."
+            "training set, so that a first run takes half as long."
         ),
         models=("minilm",),
         tasks=("tweet_sentiment",),

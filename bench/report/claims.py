@@ -9,6 +9,7 @@ import pandas as pd
 
 from bench.core.status import Status
 from bench.plan.meta_model import count_on_meta
+from bench.report.failures import failure_notes
 from bench.stats.collapse import collapse_note, with_failure_modes
 from bench.stats.compare import method_level_difference, seed_pairs
 from bench.stats.configurations import scored_on_test, with_configurations
@@ -384,7 +385,6 @@ def method_matrix(frame: pd.DataFrame, timings: list[dict] | None = None) -> pd.
             share = cells["method_params"].iloc[0] / cells["total_params"].iloc[0] * 100
             healthy = cells[~cells["collapsed"]]
             metric = f"{healthy['metric'].mean():.4f}" if len(healthy) else "collapsed"
-            note = collapse_note(cells)
             rows.append(
                 {
                     "where": cells["where"].iloc[0],
@@ -397,9 +397,10 @@ def method_matrix(frame: pd.DataFrame, timings: list[dict] | None = None) -> pd.
                     "x training memory vs full (lower: less)": (
                         f"{cells['train_mem_mib'].median() / base_mem:.2f}"
                     ),
-                    f"{cells['metric_name'].iloc[0]} (mean of healthy seeds)": metric,
+                    "metric": cells["metric_name"].iloc[0],
+                    "mean of healthy seeds": metric,
                     "seeds": len(cells),
-                    "collapsed": note or "-",
+                    "failures": failure_notes(cells),
                     "full configuration": full["variant"].iloc[0],
                     "typical use (guides)": TYPICAL_USE.get(family, "-"),
                 }

@@ -13,6 +13,7 @@ import pandas as pd
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
 from bench.report.estimates import estimate_section
+from bench.report.failures import failure_notes
 from bench.report.labels import BASELINE, method_label
 from bench.report.plots import method_summary, pareto_plot
 from bench.stats.collapse import collapse_note, with_failure_modes
@@ -110,16 +111,6 @@ def fmt_memory(mib: float) -> str:
 
 def _fmt_count(n: float) -> str:
     return f"{int(n):,}"
-
-
-def failure_notes(group: pd.DataFrame) -> str:
-    """What went wrong in a method's seeds: collapses and results below the majority class."""
-    notes = [collapse_note(group)]
-    below = group[group["below_majority"] & ~group["collapsed"]]
-    if len(below):
-        seeds = ", ".join(str(s) for s in sorted(below["seed"]))
-        notes.append(f"below the majority-class baseline (seed {seeds})")
-    return "; ".join(n for n in notes if n) or "-"
 
 
 def speed_ratio(

@@ -77,7 +77,7 @@ def _lines(found: dict[str, Any]) -> list[str]:
     best = found["best"]
     out = [
         f"- {where}: `{BASELINE}` {found['baseline_mean']:.4f} {metric} "
-        f"({found['seeds']} seeds at most); "
+        f"({found['seeds']} seed{'s' if found['seeds'] > 1 else ''} at most); "
         + (
             f"the best configuration is `{best}` ({found['means'][best]:.4f})."
             if best is not None
@@ -114,6 +114,13 @@ def _choices(findings: list[dict[str, Any]]) -> list[str]:
     for found in findings:
         safe = [m for m in found["unresolved"] + found["better"] if m in found["memory"]]
         frugal = min(safe, key=found["memory"].__getitem__) if safe else None
+        tested = found["worse"] + found["unresolved"] + found["better"]
+        others = {m: v for m, v in found["memory"].items() if m != BASELINE}
+        if not tested and others:  # one seed each: no method was tested against the baseline
+            least = min(others, key=others.__getitem__)
+            untested = f"no test (1 seed each); least memory `{least}` ({others[least]:.2f})"
+        else:
+            untested = "none: every other method is worse, collapsed or untested"
         rows.append(
             {
                 "where": found["where"],
@@ -121,7 +128,7 @@ def _choices(findings: list[dict[str, Any]]) -> list[str]:
                 "least memory, not shown worse than full": (
                     f"`{frugal}` ({found['memory'][frugal]:.2f} of full's memory)"
                     if frugal
-                    else "none: every other method is worse, collapsed or untested"
+                    else untested
                 ),
                 "avoid": ", ".join(f"`{m}`" for m in found["worse"] + found["collapsed"]) or "-",
             }

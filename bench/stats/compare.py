@@ -42,24 +42,6 @@ def seed_pairs(
     return seeds, [mine[s].metric for s in seeds], [base[s].metric for s in seeds]
 
 
-def with_variants(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add a `variant` column: the method's label, plus its learning rate and settings where
-    the frame (one task x model) holds that method with different ones, so that such cells
-    are never pooled."""
-    out = frame.copy()
-    out["variant"] = out["method"]
-    for method, group in out.groupby("method", sort=False):
-        lrs, settings = group["lr"].nunique() > 1, group["settings"].nunique() > 1
-        if not (lrs or settings):
-            continue
-        names = []
-        for lr, given in zip(group["lr"], group["settings"], strict=True):
-            parts = ([f"lr {lr:g}"] if lrs else []) + ([given] if settings else [])
-            names.append(f"{method} ({'; '.join(parts)})")
-        out.loc[group.index, "variant"] = names
-    return out
-
-
 def method_level_difference(
     store: Store,
     frame: pd.DataFrame,
