@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -147,13 +149,31 @@ class Store:
             raise _unreadable(self.path, exc) from None
 
     def _open(self) -> None:
+        """Set the schema up, retrying while another process holds the lock: SQLite answers
+        `database is locked` at once, without waiting, when two connections would deadlock
+        (both reading the schema, then both wanting to write it), as two first runs on one
+        new store do."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._set_up()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05 + random.random() * 0.1)
+
+    def _set_up(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)  # IF NOT EXISTS: safe for two first runs at once
         with self._conn:
-            # One writer at a time reads and sets the version: two runs that open a new store
-            # together (or upgrade an old one) must not both insert it (or both alter a table).
+            # One writer at a time creates the tables and reads and sets the version: two runs
+            # that open a new store together (or upgrade an old one) must not both insert it
+            # (or both alter a table).
             self._conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
             row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
