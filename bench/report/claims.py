@@ -82,7 +82,7 @@ def _pairs_with_full(
 
 
 def _share_and_speed(
-    frame: pd.DataFrame,
+    comparable: pd.DataFrame,
     methods: tuple[str, ...],
     share_claim: str,
     low: float,
@@ -93,7 +93,7 @@ def _share_and_speed(
     """Trainable share of the method's own parameters (in [low, high] %) and the speed
     relative to full (at least `speed` x); one row each per stored task / model / device."""
     out = []
-    pairs = _pairs_with_full(_comparable(frame), methods)
+    pairs = _pairs_with_full(comparable, methods)
     name = share_claim.split(" train")[0]
     speed_claim = f"{name}: {speed:g}x the speed of full fine-tuning" if speed else ""
     if not pairs:
@@ -225,16 +225,13 @@ def _gpt2_xl_claim() -> Verdict:
     )
 
 
-def _accuracy_claims(frame: pd.DataFrame, store: Store, margin: float) -> list[Verdict]:
-    comparable = _comparable(frame)
+def _accuracy_claims(comparable: pd.DataFrame, store: Store, margin: float) -> list[Verdict]:
     methods = tuple(sorted(set(comparable["method"]) - {"full"}))
     out = []
     for where, mine, full in _pairs_with_full(comparable, methods):
         variant, baseline = mine["variant"].iloc[0], full["variant"].iloc[0]
-        if variant == baseline:  # full's own configurations are not a PEFT claim
-            continue
         label = f"PEFT reaches full fine-tuning's accuracy ({variant} vs {baseline})"
-        collapsed = [collapse_note(c) for c in (mine, full) if collapse_note(c)]
+        collapsed = [note for note in map(collapse_note, (mine, full)) if note]
         if collapsed:
             out.append(
                 Verdict(
@@ -278,12 +275,13 @@ def _accuracy_claims(frame: pd.DataFrame, store: Store, margin: float) -> list[V
 def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFrame:
     """The claims table from stored cells (measured) and exact counts (computed)."""
     timings = store.timings()
+    comparable = _comparable(frame)  # once: every measured claim reads the same cells
     builders: list[Callable[[], list[Verdict]]] = [
         lambda: _share_and_speed(
-            frame, ("lora",), "LoRA trains 0.1-0.5% of the parameters", 0.1, 0.5, 1.5, timings
+            comparable, ("lora",), "LoRA trains 0.1-0.5% of the parameters", 0.1, 0.5, 1.5, timings
         ),
         lambda: _share_and_speed(
-            frame,
+            comparable,
             ("houlsby", "pfeiffer"),
             "Adapters train 1-3% of the parameters",
             1,
@@ -292,7 +290,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            frame,
+            comparable,
             ("houlsby", "pfeiffer"),
             "Adapters train 0.3-0.7% of the parameters",
             0.3,
@@ -300,7 +298,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             None,
         ),
         lambda: _share_and_speed(
-            frame,
+            comparable,
             ("bitfit",),
             "BitFit trains about 0.01% (0.005-0.02%) of the parameters",
             0.005,
@@ -309,7 +307,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            frame,
+            comparable,
             ("prompt_tuning",),
             "Prompt tuning trains under 0.01% of the parameters",
             0,
@@ -318,12 +316,12 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            frame, ("freeze",), "Freeze tuning trains 5-20% of the parameters", 5, 20, None
+            comparable, ("freeze",), "Freeze tuning trains 5-20% of the parameters", 5, 20, None
         ),
         _qlora_claims,
         lambda: [_full_7b_claim()],
         lambda: [_gpt2_xl_claim()],
-        lambda: _accuracy_claims(frame, store, margin),
+        lambda: _accuracy_claims(comparable, store, margin),
     ]
     rows = [v for build in builders for v in build()]
     return pd.DataFrame(

@@ -13,10 +13,10 @@ import pandas as pd
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
 from bench.report.estimates import estimate_section
-from bench.report.failures import failure_notes
+from bench.report.failures import collapsed_methods, failure_notes
 from bench.report.labels import BASELINE, method_label
 from bench.report.plots import method_summary, pareto_plot
-from bench.stats.collapse import collapse_note, with_failure_modes
+from bench.stats.collapse import with_failure_modes
 from bench.stats.compare import Comparison, compare_to_baseline, comparison_columns
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
@@ -97,11 +97,11 @@ def _training_memory(memory: dict[str, Any]) -> float:
     """What training added: on GPU the peak as measured (NVML counts the process, or the
     device minus its baseline at cell start); on CPU the peak RSS minus the RSS at cell start
     (the Python runtime and libraries, about half of a small model's RSS, left out)."""
-    if memory.get("nvml_peak_bytes") is not None or memory.get("torch_max_reserved_bytes"):
-        return _peak_memory(memory)
-    if memory.get("rss_delta_bytes") is not None:
+    gpu_figures = (memory.get("nvml_peak_bytes"), memory.get("torch_max_reserved_bytes"))
+    on_cpu = all(value is None for value in gpu_figures)
+    if on_cpu and memory.get("rss_delta_bytes") is not None:
         return float(memory["rss_delta_bytes"])
-    return float(memory["rss_peak_bytes"])
+    return _peak_memory(memory)
 
 
 def fmt_memory(mib: float) -> str:
@@ -371,12 +371,7 @@ def suite_report(
             lines.append(_data_line(task, first))
             lines.append("")
             table = method_table(group, timings=timings)
-            flagged = with_failure_modes(ok)
-            untested = {
-                m: collapse_note(g)
-                for m, g in flagged.groupby("method", sort=False)
-                if g["collapsed"].any()
-            }
+            untested = collapsed_methods(ok)
             comparisons = compare_to_baseline(group, store, BASELINE, untested)
             if BASELINE in untested:
                 untested = {

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
+from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE
 from bench.report.suite_page import cells_frame, method_table
 from bench.stats.collapse import with_failure_modes
@@ -43,7 +44,7 @@ def _findings(
         return None
     table = method_table(group, timings=timings).set_index("method")
     flagged = with_failure_modes(ok)
-    collapsed = sorted(m for m, g in flagged.groupby("method") if g["collapsed"].any())
+    collapsed = sorted(collapsed_methods(ok))
     comparisons = {
         c.method: c.result
         for c in compare_to_baseline(group, store, BASELINE, untested=set(collapsed))

@@ -57,12 +57,3 @@ def side_by_side(windows: list[dict[str, Any]], config: str, baseline: str) -> S
             statistics.median(ratios), min(ratios), max(ratios), len(ratios), contended, pass_id
         )
     return None
-
-
-def step_medians(windows: list[dict[str, Any]], config: str) -> list[float]:
-    """The configuration's median step time in each window of the latest pass that timed it."""
-    for _, rounds in reversed(list(_by_pass(windows).items())):
-        mine = [w for (r, c), w in sorted(rounds.items()) if c == config]
-        if mine:
-            return [statistics.median(w["step_times"]) for w in mine]
-    return []
