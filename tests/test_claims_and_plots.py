@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.claims import claims, method_matrix
-from bench.report.plots import method_summary, pareto_front, pareto_plot
+from bench.report.plots import method_summary, pareto_front, pareto_plot, sound_front
 from tests.helpers import tiny_cell
 from tests.test_compare import _record
 
@@ -131,4 +131,16 @@ def test_pareto_front_and_plot(tmp_path):
     summary = method_summary(_frame())
     assert list(summary["method"]) == ["full", "lora"]
     path = pareto_plot(summary, "t on m", "accuracy", tmp_path / "p.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_configuration_with_collapsed_seeds_is_counted_and_kept_off_the_front(tmp_path):
+    frame = _frame(collapse_lora_seed=1)
+    summary = method_summary(frame).set_index("method")
+    assert (summary.loc["lora", "collapsed"], summary.loc["lora", "seeds"]) == (1, 2)
+    healthy = frame[(frame["method"] == "lora") & (frame["seed"] == 0)]["metric"].iloc[0]
+    assert summary.loc["lora", "metric_mean"] == healthy  # the collapsed seed is not averaged
+    # cheaper than full and as good: on the front, were it not for the collapse
+    assert list(sound_front(summary.reset_index(), "peak_mem_mib")["method"]) == ["full"]
+    path = pareto_plot(summary.reset_index(), "t on m", "accuracy", tmp_path / "p.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,7 +1,8 @@
 from bench.core.spec import MethodChoice, SuiteSpec
 from bench.execute.runner import run_cells
 from bench.plan.suites import expand
-from bench.report.suite_page import cells_frame, method_table, suite_report
+from bench.report.cells_table import cells_frame
+from bench.report.suite_page import method_table, suite_report
 from bench.stats.collapse import with_failure_modes
 
 SUITE = SuiteSpec(
@@ -89,8 +90,9 @@ def test_generation_report_compares_method_level_and_shows_forgetting_and_ewc(st
     assert "| full + EWC λ=10 " in text and "| lora " in text
     assert "rouge_l mean ± sd" in text and "in rouge_l, the mean over seed-paired" in text
     header = next(line for line in text.splitlines() if line.startswith("| method "))
-    assert "| p (Holm) " in header and "| seeds for 80% power " in header
+    assert "| p (Holm, family of the budget) " in header and "| seeds for 80% power " in header
     assert "forgetting: LM loss Δ" in text and "embedding drift" in text
+    assert "| test perplexity (response tokens, mean) " in header  # the suite's description says so
     assert "Majority-class" not in text and "Synthetic data" in text
 
 

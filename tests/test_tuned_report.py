@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.core.spec import CellSpec, MethodChoice, SuiteSpec
 from bench.plan.suites import expand
-from bench.report.tuned_page import find, tuned_report
+from bench.report.tuned_page import Found, _coverage, find, tuned_report
 from bench.search.grid import choose, final_cells, trial_cells
 from bench.store.cell_store import Store
 from tests.test_compare import _record
@@ -80,3 +80,13 @@ def test_the_report_shows_where_tuning_changes_the_ranking_the_k_curve_and_self_
     assert "the search kept the registered rate" in text
     assert "90 of 112" in text and "0.800" in text
     assert (tmp_path / "tiny-fair-kshot-synthetic_rule.png").exists()
+    assert "The search covered 1 of the suite's 1 task x model pairs." in text
+    assert ", p (Holm) " in text  # Δ vs full: the store's family, as on every page
+
+
+def test_the_tasks_a_search_did_not_cover_are_named():
+    wider = dataclasses.replace(SUITE, tasks=("synthetic_rule", "synthetic_reverse"))
+    found = Found(expand(wider), [], [], [], {})
+    text = _coverage(found, {("config:tiny-bert", "synthetic_rule")})
+    assert text.startswith("The search covered 1 of the suite's 2 task x model pairs; not")
+    assert "config:tiny-bert / synthetic_reverse" in text

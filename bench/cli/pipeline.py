@@ -41,6 +41,8 @@ def execute(
     """Run the plan; 0 when every cell ended ok, unsupported or wont_fit, else 1."""
     from bench.execute.executors import make_executor
     from bench.execute.runner import exit_code, run_cells
+    from bench.report.comparison_book import ComparisonBook
+    from bench.report.comparisons_page import comparisons_page
     from bench.report.suite_page import claims_report, suite_report, write_report
 
     command = execution.command or ""
@@ -57,15 +59,17 @@ def execute(
             executor=make_executor(execution, plan.device),
         )
         written = []
+        book = ComparisonBook(store)  # one family per comparison, shared by every page
         for page in plan.pages:
             plots = (Path(out), page.stem) if page.stem else None
-            text = suite_report(page.suite, page.cells, store, command, plots=plots)
+            text = suite_report(page.suite, page.cells, store, command, plots=plots, book=book)
             if page.stem:
                 written.append(write_report(text, out, page.stem))
             if len(plan.pages) == 1:
                 print(text)
         if written:
             claims = write_report(claims_report(store, command), out, "claims")
+            written.append(write_report(comparisons_page(book, command), out, "comparisons"))
             pages = ", ".join(map(str, written))
             console.print(f"report written to {pages} (and {claims}); log {console.log_path}")
         counts = summary.counts()

@@ -54,6 +54,8 @@ def suite_cell_ids(store: Store, names: list[str]) -> dict[str, list[str]]:
 
 def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
     from bench.cli.gpu import report_stem
+    from bench.report.comparison_book import ComparisonBook
+    from bench.report.comparisons_page import comparisons_page
     from bench.report.suite_page import claims_report, suite_report, write_report
     from bench.report.tuned_page import tuned_report
 
@@ -62,6 +64,7 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
         return 2
     names = [args.suite] if args.suite else SUITES.names()
     with Store(args.store, read_only=True) as store:
+        book = ComparisonBook(store)  # each comparison tested once, for every page
         written = 0
         cpu_pages = []
         for suite, (device, gpu, card, emulate), cells in suite_placements(
@@ -73,22 +76,27 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
                 stem = report_stem(suite.name, card, emulate, gpu)
             else:
                 stem = suite.name if device == "cpu" else f"{suite.name}-{device.replace(':', '')}"
-            text = suite_report(suite, cells, store, command, plots=(Path(args.out), stem))
+            text = suite_report(
+                suite, cells, store, command, plots=(Path(args.out), stem), book=book
+            )
             path = write_report(text, args.out, stem)
             console.print(f"wrote {path}")
             written += 1
             if device == "cpu" and not gpu:
                 cpu_pages.append((stem, suite, cells))
-                tuned = tuned_report(store, suite, command, plot=(Path(args.out), stem))
+                tuned = tuned_report(store, suite, command, plot=(Path(args.out), stem), book=book)
                 if tuned is not None:
                     console.print(f"wrote {write_report(tuned, args.out, f'{stem}-tuned')}")
         if written:
             path = write_report(claims_report(store, command), args.out, "claims")
             console.print(f"wrote {path}")
+            path = write_report(comparisons_page(book, command), args.out, "comparisons")
+            console.print(f"wrote {path}")
         if cpu_pages and not args.suite:
             from bench.report.summary import summary_page
 
-            path = write_report(summary_page(store, cpu_pages, command), args.out, "README")
+            summary = summary_page(store, cpu_pages, command, book=book)
+            path = write_report(summary, args.out, "README")
             console.print(f"wrote {path}")
     if not written:
         console.print("no suite has stored cells in this store")

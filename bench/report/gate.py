@@ -14,7 +14,7 @@ from bench.core.registry import METHODS
 from bench.core.status import Status
 from bench.execute.runner import run_cells
 from bench.plan.suites import SUITES, expand
-from bench.report.suite_page import cells_frame
+from bench.report.cells_table import cells_frame
 from bench.stats import paired as stats
 from bench.stats.compare import method_level_difference, seed_pairs
 from bench.stats.method_level import noninferiority

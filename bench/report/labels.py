@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bench.core.spec import CellSpec
 
 # The reference every page compares against: full fine-tuning, as the guides do.
@@ -15,3 +17,8 @@ def method_label(spec: CellSpec) -> str:
     name = f"{spec.method} + EWC λ={lam:g}" if lam else spec.method
     recipe = spec.recipe_tags()
     return f"{name} [{', '.join(recipe)}]" if recipe else name
+
+
+def heading_anchor(title: str) -> str:
+    """GitHub's anchor for a markdown heading."""
+    return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")

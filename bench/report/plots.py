@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.status import Status
+from bench.stats.collapse import with_failure_modes
 
 
 def pareto_front(points: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
@@ -20,36 +21,59 @@ def pareto_front(points: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
     return points.loc[front]
 
 
+def sound_front(summary: pd.DataFrame, cost: str) -> pd.DataFrame:
+    """The Pareto front of the configurations without collapsed seeds: a collapse is a failure
+    and never a trade-off."""
+    return pareto_front(summary[summary["collapsed"] == 0], cost, "metric_mean")
+
+
 def pareto_plot(summary: pd.DataFrame, title: str, metric: str, path: Path) -> Path:
-    """Two panels, metric vs peak memory (MiB) and vs step time (ms), front highlighted."""
+    """Two panels, metric vs peak memory (MiB) and vs step time (ms), front highlighted; a
+    configuration with collapsed seeds is a red cross, named with its count, off the front."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
+    failed = summary["collapsed"] > 0
     for ax, cost, label in (
         (axes[0], "peak_mem_mib", "peak memory (MiB)"),
         (axes[1], "step_ms", "step time (ms, median)"),
     ):
+        sound = summary[~failed]
         ax.errorbar(
-            summary[cost],
-            summary["metric_mean"],
-            yerr=summary["metric_sd"].fillna(0),
+            sound[cost],
+            sound["metric_mean"],
+            yerr=sound["metric_sd"].fillna(0),
             fmt="o",
             color="tab:blue",
             ecolor="lightgray",
             capsize=3,
         )
+        if failed.any():
+            ax.plot(
+                summary[failed][cost],
+                summary[failed]["metric_mean"],
+                "x",
+                color="tab:red",
+                markersize=9,
+                label="collapsed seeds (not on the front)",
+            )
         for row in summary.itertuples():
+            name = (
+                f"{row.method} ({row.collapsed}/{row.seeds} collapsed)"
+                if row.collapsed
+                else row.method
+            )
             ax.annotate(
-                row.method,
+                name,
                 (getattr(row, cost), row.metric_mean),
                 fontsize=8,
                 xytext=(4, 3),
                 textcoords="offset points",
             )
-        front = pareto_front(summary, cost, "metric_mean")
+        front = sound_front(summary, cost)
         ax.plot(
             front[cost], front["metric_mean"], "-", color="tab:red", alpha=0.6, label="Pareto front"
         )
@@ -65,17 +89,25 @@ def pareto_plot(summary: pd.DataFrame, title: str, metric: str, path: Path) -> P
 
 
 def method_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per method of one task x model: metric mean and sd, median memory and step time."""
-    ok = frame[frame["status"] == Status.OK]
-    summary = (
-        ok.groupby("method", sort=False)
-        .agg(
-            metric_mean=("metric", "mean"),
-            metric_sd=("metric", "std"),
-            peak_mem_mib=("peak_mem_mib", "median"),
-            step_s=("step_time_s", "median"),
+    """Per method of one task x model: metric mean and sd over the seeds that did not collapse
+    (all seeds where every one did, as the tables do), the collapsed and total seeds, median
+    memory and step time."""
+    ok = with_failure_modes(frame[frame["status"] == Status.OK])
+    rows = []
+    for method, group in ok.groupby("method", sort=False):
+        sound = group[~group["collapsed"]]
+        scored = sound if len(sound) else group
+        rows.append(
+            {
+                "method": method,
+                "metric_mean": scored["metric"].mean(),
+                "metric_sd": scored["metric"].std(),
+                "collapsed": int(group["collapsed"].sum()),
+                "seeds": len(group),
+                "peak_mem_mib": group["peak_mem_mib"].median(),
+                "step_s": group["step_time_s"].median(),
+            }
         )
-        .reset_index()
-    )
+    summary = pd.DataFrame(rows)
     summary["step_ms"] = summary["step_s"] * 1000
     return summary

@@ -12,96 +12,19 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
+from bench.report.cells_table import cells_frame
+from bench.report.comparison_book import ComparisonBook, Tested
+from bench.report.comparisons_page import comparison_columns, family_caption
 from bench.report.estimates import estimate_section
-from bench.report.failures import collapsed_methods, failure_notes
-from bench.report.labels import BASELINE, method_label
+from bench.report.failures import failure_notes
+from bench.report.labels import BASELINE
 from bench.report.plots import method_summary, pareto_plot
 from bench.stats.collapse import with_failure_modes
-from bench.stats.compare import Comparison, compare_to_baseline, comparison_columns
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
 from bench.timing.ratios import side_by_side
 
-MIB = 1024 * 1024
 MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
-
-
-def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per stored cell with the columns the tables need."""
-    rows = []
-    for rec in records:
-        spec: CellSpec = rec["spec"]
-        res = rec["result"]
-        row = {
-            "cell_id": rec["id"],
-            "model": spec.model,
-            "task": spec.task,
-            "method": method_label(spec),
-            "seed": spec.seed,
-            "device": spec.device,
-            "status": rec["status"],
-            "error": rec["error"],
-            "lr": spec.lr,
-            "settings": ", ".join(f"{k}={v}" for k, v in spec.settings),
-            "spec": spec,
-            "trial": spec.trial,
-        }
-        if rec["status"] == Status.OK:
-            params, speed, memory = res["params"], res["speed"], res["memory"]
-            metric = res["primary_metric"]
-            row.update(
-                metric_name=metric,
-                metric=res["metrics"][metric],
-                accuracy=res["metrics"].get("accuracy"),
-                method_params=params["method_params"],
-                head_params=params["head_params"],
-                total_params=params["total_params"],
-                trainable_pct=params["trainable_pct"],
-                step_time_s=speed["step_time_median_s"],
-                samples_per_s=speed["samples_per_s"],
-                tokens_per_s=speed["tokens_per_s"],
-                peak_mem_mib=_peak_memory(memory) / MIB,
-                train_mem_mib=_training_memory(memory) / MIB,
-                allocated_mib=(
-                    memory["torch_max_allocated_bytes"] / MIB
-                    if memory.get("torch_max_allocated_bytes") is not None
-                    else float("nan")
-                ),
-                energy_per_sample_j=res["energy"]["energy_per_sample_j"],
-                energy_per_token_j=res["energy"].get("energy_per_token_j"),
-                mfu=(res.get("throughput") or {}).get("mfu"),
-                wall_s=res["wall_s"],
-                majority=res["data"]["majority_baseline"],
-                split_hash=res["data"]["split_hash"],
-                data=res["data"],
-                steady_steps=speed["steady_steps"],
-                steps=speed["steps"],
-                recall=res.get("per_class_recall"),
-                lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
-                embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _peak_memory(memory: dict[str, Any]) -> float:
-    """GPU: NVML peak (falls back to the allocator's reserved peak); CPU: peak RSS of the cell."""
-    if memory.get("nvml_peak_bytes") is not None:
-        return float(memory["nvml_peak_bytes"])
-    if memory.get("torch_max_reserved_bytes") is not None:
-        return float(memory["torch_max_reserved_bytes"])
-    return float(memory["rss_peak_bytes"])
-
-
-def _training_memory(memory: dict[str, Any]) -> float:
-    """What training added: on GPU the peak as measured (NVML counts the process, or the
-    device minus its baseline at cell start); on CPU the peak RSS minus the RSS at cell start
-    (the Python runtime and libraries, about half of a small model's RSS, left out)."""
-    gpu_figures = (memory.get("nvml_peak_bytes"), memory.get("torch_max_reserved_bytes"))
-    on_cpu = all(value is None for value in gpu_figures)
-    if on_cpu and memory.get("rss_delta_bytes") is not None:
-        return float(memory["rss_delta_bytes"])
-    return _peak_memory(memory)
 
 
 def fmt_memory(mib: float) -> str:
@@ -186,6 +109,10 @@ def method_table(
             rows[-1]["MFU %"] = f"{100 * group['mfu'].median():.1f}"
         if "energy_per_token_j" in group and group["energy_per_token_j"].notna().any():
             rows[-1]["J/token"] = f"{group['energy_per_token_j'].median():.3g}"
+        if "perplexity" in group and group["perplexity"].notna().any():  # generation tasks
+            rows[-1]["test perplexity (response tokens, mean)"] = (
+                f"{group['perplexity'].dropna().mean():.2f}"
+            )
         if "lm_loss_increase" in group and group["lm_loss_increase"].notna().any():
             rows[-1]["forgetting: LM loss Δ"] = f"{group['lm_loss_increase'].mean():+.4f}"
         if "embedding_drift" in group and group["embedding_drift"].notna().any():
@@ -251,22 +178,15 @@ STATISTICS_NOTE = (
 )
 
 
-def _comparison_caption(comparisons: list[Comparison], metric: str) -> str:
-    """What Δ, its interval and p are, and the family Holm's correction runs over."""
-    tested = [c.method for c in comparisons if c.result.testable]
-    if tested:
-        family = (
-            f"p Holm-corrected over the family of this table's {len(tested)} tested "
-            f"comparison(s) with `{BASELINE}` ({', '.join(tested)}); the 95% intervals are "
-            "not adjusted for that multiplicity"
-        )
-    else:
-        family = "no p-value: a test needs 2+ seeds of both methods, paired by seed"
-    return (
-        f"Δ: method minus `{BASELINE}` in {metric}, the mean over seed-paired differences; "
-        f"interval and p method-level (see above); {family}. A method with collapsed seeds is "
-        "not tested: a collapse is a failure, not seed noise."
-    )
+def against_baseline(ok: pd.DataFrame, book: ComparisonBook) -> list[tuple[str, Tested]]:
+    """Each method of one table with its comparison with the table's full, from the book."""
+    config = {
+        m: configuration_key(rows["spec"].iloc[0]) for m, rows in ok.groupby("method", sort=False)
+    }
+    if BASELINE not in config:
+        return []
+    found = [(m, book.get(key, config[BASELINE])) for m, key in config.items() if m != BASELINE]
+    return [(m, tested) for m, tested in found if tested is not None]
 
 
 def _data_line(task: str, first: pd.Series) -> str:
@@ -320,11 +240,14 @@ def suite_report(
     store: Store,
     command: str,
     plots: tuple[Path, str] | None = None,
+    book: ComparisonBook | None = None,
 ) -> str:
     """The markdown report of one suite: its cells as the store holds them.
 
-    With `plots=(folder, stem)`, a Pareto plot per task x model is written beside it and linked.
+    With `plots=(folder, stem)`, a Pareto plot per task x model is written beside it and linked;
+    `book`: the store's comparisons, shared between the pages of one report.
     """
+    book = book or ComparisonBook(store)
     records = store.cells([c.cell_id for c in cells])
     lines = [f"# ftbench report: suite `{suite.name}`", ""]
     if suite.description:
@@ -371,23 +294,14 @@ def suite_report(
             lines.append(_data_line(task, first))
             lines.append("")
             table = method_table(group, timings=timings)
-            untested = collapsed_methods(ok)
-            comparisons = compare_to_baseline(group, store, BASELINE, untested)
-            if BASELINE in untested:
-                untested = {
-                    m: f"the baseline {BASELINE} has collapsed seeds"
-                    for m in ok["method"].drop_duplicates()
-                    if m != BASELINE
-                }
-            if comparisons or untested:
-                table = table.merge(
-                    comparison_columns(comparisons, BASELINE, untested), on="method", how="left"
-                )
+            compared = against_baseline(ok, book)
+            if compared:
+                table = table.merge(comparison_columns(compared), on="method", how="left")
                 table = table.fillna("—")
             lines.append(table.to_markdown(index=False, disable_numparse=True))
             lines.append("")
-            if comparisons or untested:
-                lines.append(_comparison_caption(comparisons, first["metric_name"]))
+            if compared:
+                lines.append(family_caption(compared, first["metric_name"]))
                 lines.append("")
             recall = recall_table(ok)
             if recall is not None:

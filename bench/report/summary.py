@@ -4,7 +4,6 @@ table it rests on; what is not measured is said plainly."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,11 +11,12 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
+from bench.report.cells_table import cells_frame
+from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
-from bench.report.labels import BASELINE
-from bench.report.suite_page import cells_frame, method_table
+from bench.report.labels import BASELINE, heading_anchor
+from bench.report.suite_page import against_baseline, method_table
 from bench.stats.collapse import with_failure_modes
-from bench.stats.compare import compare_to_baseline
 from bench.store.cell_store import Store
 
 NOT_MEASURED = (
@@ -31,13 +31,8 @@ NOT_MEASURED = (
 )
 
 
-def _anchor(title: str) -> str:
-    """GitHub's anchor for a markdown heading."""
-    return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")
-
-
 def _findings(
-    stem: str, task: str, model: str, group: pd.DataFrame, store: Store, timings: list[dict]
+    stem: str, task: str, model: str, group: pd.DataFrame, book: ComparisonBook, timings: list[dict]
 ) -> dict[str, Any] | None:
     ok = group[group["status"] == Status.OK]
     if ok.empty or BASELINE not in set(ok["method"]):
@@ -45,19 +40,16 @@ def _findings(
     table = method_table(group, timings=timings).set_index("method")
     flagged = with_failure_modes(ok)
     collapsed = sorted(collapsed_methods(ok))
-    comparisons = {
-        c.method: c.result
-        for c in compare_to_baseline(group, store, BASELINE, untested=set(collapsed))
-    }
+    comparisons = {m: t.result for m, t in against_baseline(ok, book) if t.testable}
     metric = ok["metric_name"].iloc[0]
     means = {m: g[~g["collapsed"]]["metric"].mean() for m, g in flagged.groupby("method")}
-    worse = sorted(m for m, r in comparisons.items() if r.testable and r.high < 0)
-    better = sorted(m for m, r in comparisons.items() if r.testable and r.low > 0)
-    unresolved = sorted(m for m, r in comparisons.items() if r.testable and r.low <= 0 <= r.high)
+    worse = sorted(m for m, r in comparisons.items() if r.high < 0)
+    better = sorted(m for m, r in comparisons.items() if r.low > 0)
+    unresolved = sorted(m for m, r in comparisons.items() if r.low <= 0 <= r.high)
     memory = table["x training memory vs full (lower: less)"]
     title = f"{task} on {model}"
     return {
-        "where": f"[{title}]({stem}.md#{_anchor(title)})",
+        "where": f"[{title}]({stem}.md#{heading_anchor(title)})",
         "metric": metric,
         "baseline_mean": means.get(BASELINE),
         "best": max((m for m in means if m not in collapsed), key=means.__getitem__, default=None),
@@ -138,9 +130,14 @@ def _choices(findings: list[dict[str, Any]]) -> list[str]:
 
 
 def summary_page(
-    store: Store, pages: Sequence[tuple[str, SuiteSpec, Sequence[CellSpec]]], command: str
+    store: Store,
+    pages: Sequence[tuple[str, SuiteSpec, Sequence[CellSpec]]],
+    command: str,
+    book: ComparisonBook | None = None,
 ) -> str:
-    """The one-page summary over the CPU suite pages (`pages`: stem, suite, its cells)."""
+    """The one-page summary over the CPU suite pages (`pages`: stem, suite, its cells);
+    `book`: the comparisons the pages were written from (computed here when not given)."""
+    book = book or ComparisonBook(store)
     timings = store.timings()
     sections, findings = [], []
     for stem, suite, cells in pages:
@@ -150,7 +147,7 @@ def summary_page(
         frame = cells_frame(records)
         lines = []
         for (task, model), group in frame.groupby(["task", "model"], sort=False):
-            found = _findings(stem, task, model, group, store, timings)
+            found = _findings(stem, task, model, group, book, timings)
             if found is not None:
                 findings.append(found)
                 lines += _lines(found)
@@ -163,7 +160,8 @@ def summary_page(
         "statement below is computed from a suite page's table (the same cells and tests) and "
         "links to it; nothing here is typed by hand.",
         "- Δ, intervals and p-values are the pages' method-level ones (seed and test-set "
-        'variance; Holm over each table\'s comparisons with full). "Not shown different" is '
+        "variance; Holm over each budget's comparisons with full in the store, listed in "
+        '[comparisons.md](comparisons.md)). "Not shown different" is '
         'not "as good as": with 1 to 3 seeds most intervals are wide, and the pages print '
         "how many seeds a decision would need. A collapsed seed (one class predicted for every "
         "test example) is a failure: such a configuration is listed to avoid, not averaged.",

@@ -15,10 +15,13 @@ from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
 from bench.evaluate.metrics import LOWER_IS_BETTER
 from bench.plan.suites import expand
+from bench.report.cells_table import cells_frame
+from bench.report.comparison_book import ComparisonBook
 from bench.report.labels import BASELINE, method_label
-from bench.report.suite_page import _commands, cells_frame
+from bench.report.suite_page import _commands
 from bench.search.grid import Choice, choice_table, choose, config_key, final_cells
 from bench.stats.compare import method_level_difference
+from bench.stats.configurations import configuration_key
 from bench.stats.method_level import MethodDifference
 from bench.store.cell_store import Store
 
@@ -76,6 +79,26 @@ def _diff(result: MethodDifference | None) -> str:
     return f"{result.estimate:+.4f} [{result.low:+.4f}, {result.high:+.4f}], p {result.pvalue:.3f}"
 
 
+def _against_full(book: ComparisonBook, frame: pd.DataFrame, variant: str, full: str) -> str:
+    """The store's comparison of two configurations, with its family's Holm p."""
+    mine, base = frame[frame["variant"] == variant], frame[frame["variant"] == full]
+    if mine.empty or base.empty:
+        return "n/a"
+    keys = (configuration_key(mine["spec"].iloc[0]), configuration_key(base["spec"].iloc[0]))
+    tested = book.get(*keys)
+    if tested is None:
+        return "n/a"
+    if tested.untested is not None:
+        return f"not tested: {tested.untested}"
+    result = tested.result
+    if result is None or not result.testable:
+        return "n/a"
+    return (
+        f"{result.estimate:+.4f} [{result.low:+.4f}, {result.high:+.4f}], "
+        f"p (Holm) {tested.holm_p:.3f}"
+    )
+
+
 def _mean_sd(values: pd.Series) -> str:
     if values.empty:
         return "n/a"
@@ -90,7 +113,7 @@ def _ranks(means: dict[str, float], lower_better: bool) -> dict[str, int | None]
     return {m: (order.index(m) + 1 if m in known else None) for m in means}
 
 
-def comparison_section(store: Store, found: Found) -> str:
+def comparison_section(store: Store, found: Found, book: ComparisonBook) -> str:
     """Per task: each method at both rates, its difference to full at each, the change that
     tuning made, the ranks, and every pair whose order the search reversed."""
     both = pd.concat(
@@ -121,11 +144,7 @@ def comparison_section(store: Store, found: Found) -> str:
                 row[f"Δ vs full ({way})"] = (
                     "-"
                     if m == BASELINE
-                    else _diff(
-                        method_level_difference(
-                            store, frame, f"{m} @ {way}", f"{BASELINE} @ {way}", "variant"
-                        )
-                    )
+                    else _against_full(book, frame, f"{m} @ {way}", f"{BASELINE} @ {way}")
                 )
                 row[f"rank ({way})"] = ranks[way][m] or "n/a"
             same = set(frame[frame["variant"] == f"{m} @ tuned"]["cell_id"]) == set(
@@ -174,7 +193,21 @@ def comparison_section(store: Store, found: Found) -> str:
             )
             + "\n"
         )
-    return "\n".join(out)
+    return "\n".join([_coverage(found, searched), *out])
+
+
+def _coverage(found: Found, searched: set[tuple[str, str]]) -> str:
+    """Which of the suite's task x model pairs the search covered, and which it did not."""
+    pairs = list(dict.fromkeys((c.model, c.task) for c in found.suite))
+    left = [f"{model} / {task}" for model, task in pairs if (model, task) not in searched]
+    covered = len(pairs) - len(left)
+    text = f"The search covered {covered} of the suite's {len(pairs)} task x model pairs"
+    if not left:
+        return text + ".\n"
+    return (
+        f"{text}; not searched, so absent below (their cells are at the registered rates only, "
+        f"on the suite's page): {', '.join(left)}.\n"
+    )
 
 
 def _regime_frame(found: Found) -> pd.DataFrame:
@@ -322,10 +355,15 @@ def self_training_section(store: Store, found: Found) -> str:
 
 
 def tuned_report(
-    store: Store, suite: SuiteSpec, command: str, plot: tuple[Path, str] | None = None
+    store: Store,
+    suite: SuiteSpec,
+    command: str,
+    plot: tuple[Path, str] | None = None,
+    book: ComparisonBook | None = None,
 ) -> str | None:
     """The whole page, or None when no search trial of this suite is stored."""
     found = find(store, suite)
+    book = book or ComparisonBook(store)
     if not found.trials:
         return None
     search = choice_table(found.choices).to_markdown(index=False, disable_numparse=True)
@@ -339,8 +377,11 @@ def tuned_report(
             f"- Cells trained by: {trained_by}",
             "- Every p-value is two-sided and method-level (bench.stats.method_level): H0 is that "
             "the two differ by nothing for new training seeds and new test examples alike, seed "
-            "and test-set variance both counted; one comparison each, not corrected for the "
-            "others on the page. Intervals are 95%.",
+            "and test-set variance both counted. `Δ vs full` is the store's comparison with its "
+            "p Holm-corrected over its budget's family (every configuration against full there, "
+            "listed in [comparisons.md](comparisons.md)), the same p as on every other page; "
+            "`tuned − registered`, the ranking changes and `self-trained − k-shot` are one "
+            "comparison each, not corrected. Intervals are 95%, not adjusted.",
             "- The search scored trials on the validation split only (the test split is never "
             "read by a trial); the cells at the chosen rates are then scored on the test split.\n",
             "## The search\n",
@@ -348,7 +389,7 @@ def tuned_report(
             "## The suite's rates against tuned ones\n",
             "`registered` is the rate the suite gives each method (the method's registered rate "
             "unless the suite names another); `tuned` is the search's choice.\n",
-            comparison_section(store, found),
+            comparison_section(store, found, book),
             "## Few labelled examples: the k-shot curve\n",
             kshot_section(store, found, plot),
             "## Self-training\n",
