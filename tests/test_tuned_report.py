@@ -90,3 +90,22 @@ def test_the_tasks_a_search_did_not_cover_are_named():
     text = _coverage(found, {("config:tiny-bert", "synthetic_rule")})
     assert text.startswith("The search covered 1 of the suite's 2 task x model pairs; not")
     assert "config:tiny-bert / synthetic_reverse" in text
+
+
+def test_a_side_with_collapsed_seeds_is_not_tested():
+    import pandas as pd
+
+    from bench.report.tuned_page import _one_test
+
+    rows = [
+        {"variant": v, "seed": seed, "accuracy": 0.8, "majority": 0.5, "recall": recall}
+        for v, seed, recall in (
+            ("lora @ tuned", 0, {"a": 1.0, "b": 0.0}),
+            ("lora @ tuned", 1, {"a": 0.8, "b": 0.8}),
+            ("lora @ registered", 0, {"a": 0.8, "b": 0.8}),
+            ("lora @ registered", 1, {"a": 0.8, "b": 0.8}),
+        )
+    ]
+    text, result = _one_test(None, pd.DataFrame(rows), "lora @ tuned", "lora @ registered")
+    assert result is None
+    assert text == "not tested: lora @ tuned has 1 of 2 seeds collapsed (seed 0)"

@@ -20,6 +20,7 @@ from bench.report.comparison_book import ComparisonBook
 from bench.report.labels import BASELINE, method_label
 from bench.report.suite_page import _commands
 from bench.search.grid import Choice, choice_table, choose, config_key, final_cells
+from bench.stats.collapse import collapse_note, with_failure_modes
 from bench.stats.compare import method_level_difference
 from bench.stats.configurations import configuration_key
 from bench.stats.method_level import MethodDifference
@@ -77,6 +78,20 @@ def _diff(result: MethodDifference | None) -> str:
     if result is None or not result.testable:
         return "n/a"
     return f"{result.estimate:+.4f} [{result.low:+.4f}, {result.high:+.4f}], p {result.pvalue:.3f}"
+
+
+def _one_test(
+    store: Store, frame: pd.DataFrame, variant: str, other: str
+) -> tuple[str, MethodDifference | None]:
+    """`variant` − `other`, one uncorrected method-level test; not made (and said why) where a
+    side has collapsed seeds, which are failures, not noise."""
+    flagged = with_failure_modes(frame[frame["variant"].isin([variant, other])])
+    for name in (variant, other):
+        note = collapse_note(flagged[flagged["variant"] == name])
+        if note:
+            return f"not tested: {name} has {note}", None
+    result = method_level_difference(store, frame, variant, other, "variant")
+    return _diff(result), result
 
 
 def _against_full(book: ComparisonBook, frame: pd.DataFrame, variant: str, full: str) -> str:
@@ -153,11 +168,7 @@ def comparison_section(store: Store, found: Found, book: ComparisonBook) -> str:
             row["tuned − registered"] = (
                 "0 (the search kept the registered rate)"
                 if same
-                else _diff(
-                    method_level_difference(
-                        store, frame, f"{m} @ tuned", f"{m} @ registered", "variant"
-                    )
-                )
+                else _one_test(store, frame, f"{m} @ tuned", f"{m} @ registered")[0]
             )
             rows.append(row)
         table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
@@ -171,9 +182,7 @@ def comparison_section(store: Store, found: Found, book: ComparisonBook) -> str:
                 if before == after:
                     continue
                 winner, loser = (a, b) if after else (b, a)
-                result = method_level_difference(
-                    store, frame, f"{winner} @ tuned", f"{loser} @ tuned", "variant"
-                )
+                text, result = _one_test(store, frame, f"{winner} @ tuned", f"{loser} @ tuned")
                 verdict = (
                     "a method-level difference at the 5% level"
                     if result is not None and result.testable and result.pvalue < 0.05
@@ -182,7 +191,7 @@ def comparison_section(store: Store, found: Found, book: ComparisonBook) -> str:
                 changes.append(
                     f"- {winner} now ranks above {loser} (registered: rank "
                     f"{ranks['registered'][winner]} vs {ranks['registered'][loser]}); at the "
-                    f"tuned rates {winner} − {loser} = {_diff(result)}: {verdict}."
+                    f"tuned rates {winner} − {loser} = {text}: {verdict}."
                 )
         out.append(
             f"### {model} / {task} ({metric})\n\n{table}\n\n"
@@ -334,9 +343,7 @@ def self_training_section(store: Store, found: Found) -> str:
                     "threshold": f"{threshold:g}",
                     f"{metric} k-shot": _mean_sd(base["metric"]),
                     f"{metric} self-trained": _mean_sd(mine["metric"]),
-                    "self-trained − k-shot": _diff(
-                        method_level_difference(store, pair, "self-trained", "k-shot", "variant")
-                    ),
+                    "self-trained − k-shot": _one_test(store, pair, "self-trained", "k-shot")[0],
                     "pseudo-labels kept (of pool)": (
                         f"{sum(s['kept'] for s in st) / len(st):.0f} of {st[0]['pool']}"
                     ),

@@ -95,4 +95,6 @@ def _part(name: str, value: Any) -> str:
         return "search trial, validation-scored" if value else "test-scored"
     if name == "settings":
         return _short(value if value is not None else [])
+    if value is None:  # a budget field left unset: say so in words, not `shots None`
+        return f"no {name}"
     return f"{name} {_short(value)}"
