@@ -183,15 +183,16 @@ def comparison_section(store: Store, found: Found, book: ComparisonBook) -> str:
                     continue
                 winner, loser = (a, b) if after else (b, a)
                 text, result = _one_test(store, frame, f"{winner} @ tuned", f"{loser} @ tuned")
-                verdict = (
-                    "a method-level difference at the 5% level"
-                    if result is not None and result.testable and result.pvalue < 0.05
-                    else "not a method-level difference at the 5% level"
-                )
+                if result is None and text.startswith("not tested"):
+                    verdict = f"{text} (the new rank rests on a failure)"
+                elif result is not None and result.testable and result.pvalue < 0.05:
+                    verdict = f"{text}: a method-level difference at the 5% level"
+                else:
+                    verdict = f"{text}: not a method-level difference at the 5% level"
                 changes.append(
                     f"- {winner} now ranks above {loser} (registered: rank "
                     f"{ranks['registered'][winner]} vs {ranks['registered'][loser]}); at the "
-                    f"tuned rates {winner} − {loser} = {text}: {verdict}."
+                    f"tuned rates {winner} − {loser}: {verdict}."
                 )
         out.append(
             f"### {model} / {task} ({metric})\n\n{table}\n\n"
