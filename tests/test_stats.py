@@ -172,3 +172,21 @@ def test_noninferiority_at_the_margin_passes_at_rate_alpha():
 
     rate = _aa_rate(passes, 1000, rng)
     assert abs(rate - 0.05) < 0.02
+
+
+def test_the_fast_reference_p_values_are_scipys():
+    """The simulations' shortcuts give the p-values of scipy's ttest_rel and binomtest."""
+    rng = np.random.default_rng(7)
+    for n in (2, 3, 5, 8):
+        for _ in range(50):
+            a, b = rng.normal(0.7, 0.03, n), rng.normal(0.7, 0.03, n)
+            assert reference.ttest_pvalue(a, b) == pytest.approx(
+                reference.paired_ttest(a, b).pvalue, rel=1e-9, abs=1e-12
+            )
+    for size in (5, 40, 1000):
+        for _ in range(50):
+            a, b = rng.random(size) < 0.7, rng.random(size) < 0.7
+            assert reference.mcnemar_pvalue(a, b) == pytest.approx(
+                reference.mcnemar(a, b).pvalue, rel=1e-9, abs=1e-12
+            )
+    assert reference.mcnemar_pvalue(np.ones(4, bool), np.ones(4, bool)) == 1.0

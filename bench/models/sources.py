@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -229,6 +232,20 @@ def load_minilm(
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@contextlib.contextmanager
+def _cached_gguf_name_maps() -> Iterator[None]:
+    """gguf's tensor name map memoised while transformers converts: it rebuilds the same map
+    for each of the model's 272 tensors (a fifth of the conversion's time); a pure function."""
+    import gguf
+
+    original = gguf.get_tensor_name_map
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(original)
+    try:
+        yield
+    finally:
+        gguf.get_tensor_name_map = original
+
+
 def smollm2_folder() -> Path:
     """SmolLM2 converted once from the packaged GGUF to a safetensors folder in the cache."""
     target = cache_dir() / "converted" / "smollm2-135m-instruct"
@@ -238,9 +255,10 @@ def smollm2_folder() -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = asset_path("smollm2")
-    model = AutoModelForCausalLM.from_pretrained(
-        source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-    )
+    with _cached_gguf_name_maps():
+        model = AutoModelForCausalLM.from_pretrained(
+            source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+        )
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
     model.hf_quantizer = None  # the weights are dequantized to fp32; save them as plain ones
     if hasattr(model.config, "quantization_config"):
