@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.claims import claims, method_matrix
+from bench.report.comparison_book import ComparisonBook
 from bench.report.plots import method_summary, pareto_front, pareto_plot, sound_front
 from tests.helpers import tiny_cell
 from tests.test_compare import _record
@@ -57,7 +58,7 @@ def _frame(store=None, collapse_lora_seed=None, **changes):
 
 
 def test_claims_decide_from_stored_cells_and_counts(store):
-    table = claims(_frame(store), store).set_index("claim")
+    table = claims(ComparisonBook(store, _frame(store))).set_index("claim")
     share = table.loc["LoRA trains 0.1-0.5% of the parameters (lora)"]
     assert share["verdict"] == "holds" and share["measured"].startswith("0.2991%")
     speed = table.loc["LoRA: 1.5x the speed of full fine-tuning (lora vs full)"]
@@ -75,21 +76,23 @@ def test_claims_decide_from_stored_cells_and_counts(store):
 def test_a_learning_rate_used_on_another_task_does_not_rename_the_baseline(store):
     frame = _frame(store)
     other = _frame(task="sms_spam", lr=frame["lr"].iloc[1] * 10)  # same stored predictions
-    table = claims(pd.concat([frame, other], ignore_index=True), store)
+    table = claims(ComparisonBook(store, pd.concat([frame, other], ignore_index=True)))
     rows = table[table["claim"] == "PEFT reaches full fine-tuning's accuracy (lora vs full)"]
     where = sorted(m.split(", ")[-1] for m in rows["measured"])
     assert where == ["tiny-bert / sms_spam / cpu", "tiny-bert / synthetic_rule / cpu"]
     assert list(rows["verdict"]) == ["holds", "holds"]
 
 
-def test_method_matrix_keeps_configurations_apart_and_leaves_search_trials_out():
+def test_method_matrix_keeps_configurations_apart_and_leaves_search_trials_out(store):
     """Two LoRA rates are two rows, each against the one full configuration of their budget;
     search trials (validation-scored) appear nowhere, not even as a fourth seed."""
     frame = _frame()
     extra = _frame(lr=1e-2)
     extra = extra[extra["method"] == "lora"].assign(cell_id=["x", "y"])
     trials = _frame(trial=True).assign(cell_id=["t1", "t2", "t3", "t4"])
-    matrix = method_matrix(pd.concat([frame, extra, trials], ignore_index=True))
+    matrix = method_matrix(
+        ComparisonBook(store, pd.concat([frame, extra, trials], ignore_index=True))
+    )
     assert sorted(matrix["method"]) == ["full", "lora (lr 0.003)", "lora (lr 0.01)"]
     assert set(matrix["seeds"]) == {2} and set(matrix["full configuration"]) == {"full"}
     assert set(matrix["x training memory vs full (lower: less)"]) == {"1.00", "0.56"}
@@ -99,7 +102,7 @@ def test_two_full_rates_are_two_baselines_never_a_pool(store):
     frame = _frame(store)
     faster_full = _frame(lr=1e-3)
     faster_full = faster_full[faster_full["method"] == "full"]  # the same stored predictions
-    table = claims(pd.concat([frame, faster_full], ignore_index=True), store)
+    table = claims(ComparisonBook(store, pd.concat([frame, faster_full], ignore_index=True)))
     speed = table[table["claim"].str.startswith("LoRA: 1.5x the speed")]
     assert sorted(c.split(" (", 1)[1] for c in speed["claim"]) == [
         "lora vs full (lr 0.0001))",
@@ -112,11 +115,12 @@ def test_a_collapsed_seed_is_a_failure_not_noise(store):
     """LoRA's seed 1 predicts one class: the claim does not hold because of it (no interval
     is computed over it), and the matrix averages the healthy seed only and says so."""
     frame = _frame(store, collapse_lora_seed=1)
-    table = claims(frame, store).set_index("claim")
+    book = ComparisonBook(store, frame)
+    table = claims(book).set_index("claim")
     accuracy = table.loc["PEFT reaches full fine-tuning's accuracy (lora vs full)"]
     assert accuracy["verdict"].startswith("does not hold: collapsed")
     assert "1 of 2 seeds collapsed (seed 1)" in accuracy["measured"]
-    matrix = method_matrix(frame).set_index("method")
+    matrix = method_matrix(book).set_index("method")
     assert matrix.loc["lora", "failures"] == "1 of 2 seeds collapsed (seed 1)"
     healthy = frame[(frame["method"] == "lora") & (frame["seed"] == 0)]["metric"].iloc[0]
     assert matrix.loc["lora", "mean of healthy seeds"] == f"{healthy:.4f}"

@@ -43,7 +43,7 @@ def test_replacing_a_failed_cell_replaces_its_predictions(store):
     assert store.get(spec.cell_id)["error"] == "boom"
     store.save(spec, _record())
     assert store.status(spec.cell_id) == "ok" and len(store.predictions(spec.cell_id)) == 2
-    assert len(store.cells()) == 1
+    assert len(store.cells()) == 1 == store.count()
 
 
 def test_bad_status_is_refused_and_nothing_is_written(store):

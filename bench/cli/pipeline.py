@@ -68,7 +68,7 @@ def execute(
             if len(plan.pages) == 1:
                 print(text)
         if written:
-            claims = write_report(claims_report(store, command), out, "claims")
+            claims = write_report(claims_report(store, command, book=book), out, "claims")
             written.append(write_report(comparisons_page(book, command), out, "comparisons"))
             pages = ", ".join(map(str, written))
             console.print(f"report written to {pages} (and {claims}); log {console.log_path}")

@@ -88,7 +88,7 @@ def cmd_report(args: argparse.Namespace, console: Console, command: str) -> int:
                 if tuned is not None:
                     console.print(f"wrote {write_report(tuned, args.out, f'{stem}-tuned')}")
         if written:
-            path = write_report(claims_report(store, command), args.out, "claims")
+            path = write_report(claims_report(store, command, book=book), args.out, "claims")
             console.print(f"wrote {path}")
             path = write_report(comparisons_page(book, command), args.out, "comparisons")
             console.print(f"wrote {path}")

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.core.status import Status
 from bench.plan.meta_model import count_on_meta
+from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import failure_notes
-from bench.stats.collapse import collapse_note, with_failure_modes
-from bench.stats.compare import method_level_difference, seed_pairs
-from bench.stats.configurations import scored_on_test, with_configurations
+from bench.stats.collapse import collapse_note
 from bench.stats.method_level import noninferiority
-from bench.store.cell_store import Store
 from bench.timing.ratios import side_by_side
 
 GB = 1e9
@@ -60,29 +57,8 @@ class Verdict:
         raise KeyError(f"claim {self.claim!r} names no guide: add it to SOURCES")
 
 
-def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """The ok, test-scored cells, each named by its configuration (search trials, scored on
-    validation, never reach a claim)."""
-    ok = frame[frame["status"] == Status.OK]
-    return with_failure_modes(with_configurations(scored_on_test(ok)))
-
-
-def _pairs_with_full(
-    frame: pd.DataFrame, methods: tuple[str, ...]
-) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    """(where, one configuration of a method in `methods`, one of full with the same budget):
-    every such pair of the store, never a pool of configurations."""
-    out = []
-    for _, group in frame.groupby("budget", sort=True):
-        fulls = [g for _, g in group[group["method"] == "full"].groupby("config", sort=True)]
-        mine = group[group["method"].isin(methods)]
-        for _, config in mine.groupby("config", sort=True):
-            out += [(config["where"].iloc[0], config, full) for full in fulls]
-    return out
-
-
 def _share_and_speed(
-    comparable: pd.DataFrame,
+    book: ComparisonBook,
     methods: tuple[str, ...],
     share_claim: str,
     low: float,
@@ -93,7 +69,7 @@ def _share_and_speed(
     """Trainable share of the method's own parameters (in [low, high] %) and the speed
     relative to full (at least `speed` x); one row each per stored task / model / device."""
     out = []
-    pairs = _pairs_with_full(comparable, methods)
+    pairs = book.pairs_with_full(methods)
     name = share_claim.split(" train")[0]
     speed_claim = f"{name}: {speed:g}x the speed of full fine-tuning" if speed else ""
     if not pairs:
@@ -225,10 +201,12 @@ def _gpt2_xl_claim() -> Verdict:
     )
 
 
-def _accuracy_claims(comparable: pd.DataFrame, store: Store, margin: float) -> list[Verdict]:
-    methods = tuple(sorted(set(comparable["method"]) - {"full"}))
+def _accuracy_claims(book: ComparisonBook, margin: float) -> list[Verdict]:
+    """Non-inferiority of each configuration to each of full's at its budget, from the same
+    method-level result that every page and comparisons.md show for that pair."""
+    methods = tuple(sorted(set(book.frame["method"]) - {"full"})) if len(book.frame) else ()
     out = []
-    for where, mine, full in _pairs_with_full(comparable, methods):
+    for where, mine, full in book.pairs_with_full(methods):
         variant, baseline = mine["variant"].iloc[0], full["variant"].iloc[0]
         label = f"PEFT reaches full fine-tuning's accuracy ({variant} vs {baseline})"
         collapsed = [note for note in map(collapse_note, (mine, full)) if note]
@@ -242,19 +220,15 @@ def _accuracy_claims(comparable: pd.DataFrame, store: Store, margin: float) -> l
                 )
             )
             continue
-        pair = pd.concat([mine, full])
-        seeds, _, _ = seed_pairs(pair, variant, baseline, by="variant")
-        if len(seeds) < 2:
-            continue
-        difference = method_level_difference(store, pair, variant, baseline, by="variant")
-        if difference is None:
-            continue
-        result = noninferiority(difference, margin)
+        tested = book.get(mine["config"].iloc[0], full["config"].iloc[0])
+        if tested is None or not tested.testable:
+            continue  # fewer than 2 seeds in common, or a metric not recomputable
+        result = noninferiority(tested.result, margin)  # type: ignore[arg-type]
         out.append(
             Verdict(
                 label,
                 f"Δ {result.estimate:+.4f}, one-sided 95% lower bound {result.low:+.4f}, "
-                f"{len(seeds)} seeds, {where}",
+                f"{tested.result.seeds} seeds, {where}",  # type: ignore[union-attr]
                 "holds" if result.passed else "does not hold",
                 f"non-inferiority at margin {margin:g}: method-level bound (seed-to-seed "
                 "and test-set variance), paired by seed; one test per row, not corrected",
@@ -272,16 +246,15 @@ def _accuracy_claims(comparable: pd.DataFrame, store: Store, margin: float) -> l
     return out
 
 
-def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFrame:
-    """The claims table from stored cells (measured) and exact counts (computed)."""
-    timings = store.timings()
-    comparable = _comparable(frame)  # once: every measured claim reads the same cells
+def claims(book: ComparisonBook, margin: float = 0.01) -> pd.DataFrame:
+    """The claims table from the book's cells (measured) and exact counts (computed)."""
+    timings = book.store.timings()
     builders: list[Callable[[], list[Verdict]]] = [
         lambda: _share_and_speed(
-            comparable, ("lora",), "LoRA trains 0.1-0.5% of the parameters", 0.1, 0.5, 1.5, timings
+            book, ("lora",), "LoRA trains 0.1-0.5% of the parameters", 0.1, 0.5, 1.5, timings
         ),
         lambda: _share_and_speed(
-            comparable,
+            book,
             ("houlsby", "pfeiffer"),
             "Adapters train 1-3% of the parameters",
             1,
@@ -290,7 +263,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            comparable,
+            book,
             ("houlsby", "pfeiffer"),
             "Adapters train 0.3-0.7% of the parameters",
             0.3,
@@ -298,7 +271,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             None,
         ),
         lambda: _share_and_speed(
-            comparable,
+            book,
             ("bitfit",),
             "BitFit trains about 0.01% (0.005-0.02%) of the parameters",
             0.005,
@@ -307,7 +280,7 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            comparable,
+            book,
             ("prompt_tuning",),
             "Prompt tuning trains under 0.01% of the parameters",
             0,
@@ -316,12 +289,12 @@ def claims(frame: pd.DataFrame, store: Store, margin: float = 0.01) -> pd.DataFr
             timings,
         ),
         lambda: _share_and_speed(
-            comparable, ("freeze",), "Freeze tuning trains 5-20% of the parameters", 5, 20, None
+            book, ("freeze",), "Freeze tuning trains 5-20% of the parameters", 5, 20, None
         ),
         _qlora_claims,
         lambda: [_full_7b_claim()],
         lambda: [_gpt2_xl_claim()],
-        lambda: _accuracy_claims(comparable, store, margin),
+        lambda: _accuracy_claims(book, margin),
     ]
     rows = [v for build in builders for v in build()]
     return pd.DataFrame(
@@ -363,15 +336,16 @@ TYPICAL_USE = {
 }
 
 
-def method_matrix(frame: pd.DataFrame, timings: list[dict] | None = None) -> pd.DataFrame:
+def method_matrix(book: ComparisonBook, timings: list[dict] | None = None) -> pd.DataFrame:
     """method | family | trainable % | x speed | x memory | metric, measured per budget (model,
     task, device, data and recipe): one row per configuration, against the full fine-tuning
     configuration of that budget with the most seeds (named in the row)."""
     from bench.core.registry import METHODS
 
-    comparable = _comparable(frame)
-    rows = []
-    for _, group in comparable.groupby("budget", sort=True):
+    rows: list[dict] = []
+    if book.frame.empty:
+        return pd.DataFrame(rows)
+    for _, group in book.frame.groupby("budget", sort=True):
         fulls = [g for _, g in group[group["method"] == "full"].groupby("config", sort=True)]
         if not fulls:
             continue

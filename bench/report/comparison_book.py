@@ -49,8 +49,11 @@ class Tested:
 class ComparisonBook:
     """The store's comparisons with full, each family computed on first use and kept."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cells: pd.DataFrame | None = None) -> None:
+        """`cells`: the cells to compare (a `cells_frame`), by default every cell of `store`;
+        the store serves their predictions either way."""
         self.store = store
+        self._cells = cells
         self._frame: pd.DataFrame | None = None
         self._families: dict[str, list[Tested]] = {}
 
@@ -58,7 +61,10 @@ class ComparisonBook:
     def frame(self) -> pd.DataFrame:
         """The ok, test-scored cells, named by configuration, with their failure modes."""
         if self._frame is None:
-            frame = cells_frame([r for r in self.store.cells() if r["status"] == Status.OK])
+            if self._cells is None:
+                frame = cells_frame([r for r in self.store.cells() if r["status"] == Status.OK])
+            else:
+                frame = self._cells[self._cells["status"] == Status.OK]
             if frame.empty:
                 self._frame = frame
             else:
@@ -74,6 +80,22 @@ class ComparisonBook:
             is_full = group["method"] == BASELINE
             if is_full.any() and (~is_full).any():
                 out.append(budget)
+        return out
+
+    def pairs_with_full(
+        self, methods: tuple[str, ...]
+    ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+        """(where, the cells of one configuration of a method in `methods`, those of one of
+        full's at the same budget): every such pair, never a pool of configurations."""
+        out: list[tuple[str, pd.DataFrame, pd.DataFrame]] = []
+        if self.frame.empty:
+            return out
+        for _, group in self.frame.groupby("budget", sort=True):
+            is_full = group["method"] == BASELINE
+            fulls = [rows for _, rows in group[is_full].groupby("config", sort=True)]
+            mine = group[group["method"].isin(methods) & ~is_full]
+            for _, config in mine.groupby("config", sort=True):
+                out += [(config["where"].iloc[0], config, full) for full in fulls]
         return out
 
     def family(self, budget: str) -> list[Tested]:

@@ -351,14 +351,17 @@ def write_report(text: str, out_dir: str | Path, name: str) -> Path:
     return path
 
 
-def claims_report(store: Store, command: str, margin: float = 0.01) -> str:
-    """The claims-vs-measured page from every ok cell of the store and exact counts."""
+def claims_report(
+    store: Store, command: str, margin: float = 0.01, book: ComparisonBook | None = None
+) -> str:
+    """The claims-vs-measured page from every ok cell of the store and exact counts; `book`:
+    the report's shared comparisons (the accuracy rows read its results)."""
     from bench.report.claims import claims, method_matrix
 
     records = store.cells()
-    frame = cells_frame(records)
-    table = claims(frame, store, margin)
-    matrix = method_matrix(frame, store.timings())
+    book = book or ComparisonBook(store)
+    table = claims(book, margin)
+    matrix = method_matrix(book, store.timings())
     return "\n".join(
         [
             "# Published claims against what ftbench measured",

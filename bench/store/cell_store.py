@@ -358,6 +358,10 @@ class Store:
         row = self._conn.execute("SELECT * FROM cells WHERE id=?", (cell_id,)).fetchone()
         return self._row(row) if row else None
 
+    def count(self) -> int:
+        """How many cells are stored, whatever their status."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+
     def cells(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Stored cells (all, or those with the given ids), oldest first."""
         rows = self._conn.execute("SELECT * FROM cells ORDER BY finished_at, id").fetchall()
