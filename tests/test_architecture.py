@@ -13,8 +13,15 @@ from bench.core.registry import METHODS
 
 ENGINE = Path(__file__).resolve().parent.parent / "bench"
 # What names methods on purpose: the suites shipped with the engine, the guides' claims about
-# named methods, and the one baseline every page compares against.
-CATALOGUES = {"plan/cpu_suites.py", "plan/gpu_suites.py", "report/claims.py", "report/labels.py"}
+# named methods, LLaMA-Factory's memory table by method, and the one baseline every page
+# compares against.
+CATALOGUES = {
+    "plan/cpu_suites.py",
+    "plan/gpu_suites.py",
+    "report/claims.py",
+    "predict/llama_factory.py",
+    "report/labels.py",
+}
 
 
 def _modules() -> dict[str, Path]:

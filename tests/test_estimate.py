@@ -204,13 +204,27 @@ def test_deep_stacks_extrapolate_exactly_from_two_and_three_blocks():
         register_config_model(
             "tiny-llama-deep", {**config_for("tiny-llama"), "num_hidden_layers": 12}, "test"
         )
-    for method, ckpt in (("full", False), ("lora", False), ("lora", True)):
+    for method, ckpt in (("full", False), ("full", True), ("lora", False), ("lora", True)):
         kwargs = dict(precision="bf16", batch_size=2, max_length=32, grad_checkpointing=ckpt)
         fast = estimate("tiny-llama-deep", method, shape=StepShape(**kwargs))
         slow = estimate("tiny-llama-deep", method, shape=StepShape(**kwargs), extrapolate=False)
         assert "extended linearly" in fast.basis["depth"]
         assert fast.peak_allocated_bytes == pytest.approx(slow.peak_allocated_bytes, rel=0.01)
+        assert fast.basis["peak"] == slow.basis["peak"]
         assert fast.total_params == slow.total_params
+
+
+def test_checkpointed_full_fine_tuning_keeps_every_gradient_at_the_optimizer_step():
+    """Stepped at 2 and 3 blocks, the peak is the loss's (the logits do not grow with depth);
+    at 32 it is the optimizer step's, where weights, gradients and Adam states coexist: each
+    phase is extended on its own (the figure read 50.84 GiB with no gradients before)."""
+    shape = StepShape(precision="bf16", batch_size=4, max_length=4096, grad_checkpointing=True)
+    est = estimate("Mistral-7B", "full", shape=shape)
+    params = 7_241_732_096
+    assert est.components["gradients"] == pytest.approx(2 * params, rel=0.001)
+    assert est.basis["peak"] == "during the optimizer step"
+    assert est.peak_allocated_bytes >= 8 * params  # bf16 weights, gradients and two states
+    assert set(est.phases) == {"forward", "backward", "gradient clipping", "optimizer step"}
 
 
 def test_seven_b_lora_needs_checkpointing_on_a_24_gb_card():

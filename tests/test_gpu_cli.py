@@ -27,7 +27,7 @@ def test_list_gpus_shows_every_profile(capsys):
     out = capsys.readouterr().out
     for name in ("rtx-4090", "rtx-3090", "a100-80gb", "h100-sxm", "h100-pcie", "h200", "t4"):
         assert name in out
-    assert "11 GPU profiles" in out and "data sheet" in out
+    assert "12 GPU profiles" in out and "data sheet" in out
 
 
 def test_estimate_json_has_the_peaks_and_their_components(capsys):

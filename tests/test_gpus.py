@@ -78,7 +78,7 @@ def test_profiles_by_alias_ignoring_case():
 
 
 def test_every_profile_has_its_figures_and_a_source():
-    assert len(GPUS.names()) == 11
+    assert len(GPUS.names()) == 12
     for _, g in GPUS.items():
         assert g.memory_bytes > 14 * GIB and g.fp16_tflops > 0 and g.tdp_w > 0 and g.source
         assert g.bf16 == (g.name != "t4")  # the T4 (Turing) has no bf16

@@ -17,6 +17,7 @@ PUBLISHED_TOTALS = {
     "Llama-2-13B": 13_015_864_320,
     "Llama-2-70B": 68_976_648_192,
     "Llama-3.1-8B": 8_030_261_248,
+    "Llama-3.2-3B": 3_212_749_824,  # peft's method_comparison full fine-tuning result
     "Mistral-7B": 7_241_732_096,
     "Qwen2.5-0.5B": 494_032_768,
     "Qwen2.5-1.5B": 1_543_714_304,
@@ -44,6 +45,9 @@ def test_lora_counts_match_papers():
     # peft's README: "trainable params: 4,194,304 || all params: 6,742,609,920"
     llama = count_on_meta("Llama-2-7B", "lora", task_kind="generation")
     assert (llama["trainable_params"], llama["total_params"]) == (4_194_304, 6_742_609_920)
+    # peft's method_comparison (MetaMathQA), lora--llama-3.2-3B-rank32: r=32 on q and v.
+    small = count_on_meta("Llama-3.2-3B", "lora", {"r": 32, "alpha": 64}, task_kind="generation")
+    assert (small["trainable_params"], small["total_params"]) == (9_175_040, 3_221_924_864)
     # LoRA paper, Table 2: RoBERTa-base 0.3M and RoBERTa-large 0.8M with r=8 on q and v.
     assert count_on_meta("roberta-base", "lora")["method_params"] == 294_912
     assert count_on_meta("roberta-large", "lora")["method_params"] == 786_432
@@ -54,6 +58,17 @@ def test_quantized_counts_are_logical():
     qlora = count_on_meta("Qwen2.5-0.5B", "qlora", task_kind="generation")
     assert qlora["total_params"] == lora["total_params"]
     assert qlora["trainable_params"] == lora["trainable_params"]
+
+
+def test_lora_on_every_linear_layer_and_the_lm_head():
+    """peft's count for r=8 on Llama-2-7B's seven projections (19,988,480), and torchtune's
+    'all layers', which adds the LM head: r x (4,096 + 32,000) more."""
+    every = count_on_meta("Llama-2-7B", "lora", {"targets": "all-linear"}, task_kind="generation")
+    assert every["method_params"] == 19_988_480
+    head = count_on_meta(
+        "Llama-2-7B", "lora", {"targets": "all-linear,lm_head"}, task_kind="generation"
+    )
+    assert head["method_params"] - every["method_params"] == 8 * (4096 + 32000)
 
 
 def test_settings_change_the_count():

@@ -12,9 +12,10 @@ from rich.console import Console
 from bench.cli.common import (
     parse_setting,
 )
-from bench.cli.plan_tables import estimate_json, plan_frame, plan_summary
+from bench.cli.plan_tables import estimate_json, plan_frame, plan_summary, plan_totals
 from bench.core.plugins import load_plugin_file
 from bench.core.registry import METHODS
+from bench.core.spec import CellSpec
 from bench.core.vocab import StepShape
 from bench.hardware.gpus import get_gpu
 from bench.plan.estimate import Estimate, estimate
@@ -23,6 +24,21 @@ from bench.plan.meta_model import config_name
 from bench.plan.placement import GIB, cells_for_cards, place
 from bench.plan.planner import plan, task_shape, verdict_for
 from bench.plan.selection import Selection
+from bench.predict.cell_time import time_fields
+
+
+def _shape_spec(args: argparse.Namespace, est: Estimate) -> CellSpec:
+    """What the time model reads of a cell (precision, batch, length, checkpointing)."""
+    return CellSpec(
+        model=est.model,
+        task="-",
+        method=est.method,
+        seed=0,
+        precision=est.precision,
+        batch_size=est.batch_size,
+        max_length=est.max_length,
+        grad_checkpointing=est.grad_checkpointing,
+    )
 
 
 def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
@@ -40,6 +56,18 @@ def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
             kind,
             labels,
         ),
+    )
+
+
+def _print_time(fields: dict[str, Any], title: str) -> None:
+    if not fields:
+        print(f"  time on {title}: not predicted (run `python run_all.py predict --fit` first)")
+        return
+    print(
+        f"  predicted on {title}: {fields['predicted_step_s']:.3f} s a step, "
+        f"{fields['predicted_tokens_per_s']:,.0f} tokens/s, MFU "
+        f"{fields['predicted_mfu']:.0%}, at most {fields['predicted_energy_j_per_token']:.4f} "
+        "J/token (roofline of the traced step, fitted on the references; TDP bound)"
     )
 
 
@@ -80,10 +108,13 @@ def cmd_estimate(args: argparse.Namespace, console: Console, command: str) -> in
         est = _one_cell(args, settings)
         profile = get_gpu(args.gpu) if args.gpu else None
         verdict = verdict_for(est, profile) if profile else None
+        timed = time_fields(est, _shape_spec(args, est), profile) if profile else {}
         if args.json:
-            print(json.dumps({**est.to_dict(), "verdict": verdict}, indent=1))
+            print(json.dumps({**est.to_dict(), "verdict": verdict, **timed}, indent=1))
         else:
             _print_one(est, verdict, profile.title if profile else None)
+            if profile:
+                _print_time(timed, profile.title)
         return 0
     if not args.gpu:
         raise ValueError("estimate needs --model and --method, or --gpu NAME for its matrix")
@@ -93,8 +124,10 @@ def cmd_estimate(args: argparse.Namespace, console: Console, command: str) -> in
     planned = plan(cells, placement.profile, plugins=args.plugin)
     seconds = time.perf_counter() - started
     if args.json:
-        print(estimate_json(planned))
+        print(estimate_json(planned, placement.profile))
         return 0
-    print(plan_frame(planned, {}).to_markdown(index=False, disable_numparse=True))
+    table = plan_frame(planned, {}, placement.profile)
+    print(table.to_markdown(index=False, disable_numparse=True))
     console.print(plan_summary(planned, placement, seconds))
+    console.print(plan_totals(planned, placement.profile))
     return 0

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bench.cli.common import stored_statuses
 from bench.cli.pipeline import Page, RunPlan
-from bench.cli.plan_tables import plan_frame, plan_summary
+from bench.cli.plan_tables import plan_frame, plan_summary, plan_totals
 from bench.core.registry import TASKS
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Verdict
@@ -22,6 +22,7 @@ from bench.plan.planner import plan, wont_fit_record
 from bench.plan.selection import Selection
 from bench.plan.suites import SUITES
 from bench.plan.validate import check_cells
+from bench.predict.cell_time import time_fields
 
 
 def report_stem(suite: str, card: str, emulate: bool, gpu: str) -> str:
@@ -68,8 +69,10 @@ def gpu_plan(
     seconds = time.perf_counter() - started
     if dry_run:
         statuses = stored_statuses(store_path, [c.cell_id for c in cells])
-        print(plan_frame(planned, statuses).to_markdown(index=False, disable_numparse=True))
+        table = plan_frame(planned, statuses, placement.profile)
+        print(table.to_markdown(index=False, disable_numparse=True))
     console.print(plan_summary(planned, placement, seconds))
+    console.print(plan_totals(planned, placement.profile))
     if dry_run:
         return None
     to_run, skipped = [], []
@@ -84,7 +87,15 @@ def gpu_plan(
         cells=[p.spec for p in to_run],
         device="cuda",
         pages=pages,
-        extra={p.spec.cell_id: {"estimate": p.record()} for p in to_run},
+        extra={
+            p.spec.cell_id: {
+                "estimate": {
+                    **p.record(),
+                    **time_fields(p.estimate, p.spec, placement.profile),
+                }
+            }
+            for p in to_run
+        },
         verdicts=[(p.spec, wont_fit_record(p, placement.profile)) for p in skipped],
     )
 

@@ -1,6 +1,6 @@
 """The command line: `run` (the default), `report`, `list`, `params`, `check`, `estimate`,
-`export`, `status`. Parsing loads no library (bench.cli.parsers); each command's handler
-module is imported only when that command runs."""
+`predict`, `export`, `status`, `time`. Parsing loads no library (bench.cli.parsers); each
+command's handler module is imported only when that command runs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,18 @@ from bench.core.messages import LoggedConsole, log_path_for, reports_dir_for
 from bench.core.plugins import load_builtin_plugins
 from bench.core.quiet import quiet_libraries
 
-COMMANDS = ("run", "report", "list", "params", "check", "estimate", "export", "status", "time")
+COMMANDS = (
+    "run",
+    "report",
+    "list",
+    "params",
+    "check",
+    "estimate",
+    "predict",
+    "export",
+    "status",
+    "time",
+)
 # command -> (handler module, function); imported when the command runs
 HANDLERS = {
     "run": ("bench.cli.run", "cmd_run"),
@@ -28,6 +39,7 @@ HANDLERS = {
     "params": ("bench.cli.params", "cmd_params"),
     "check": ("bench.cli.check", "cmd_check"),
     "estimate": ("bench.cli.estimate", "cmd_estimate"),
+    "predict": ("bench.cli.predict", "cmd_predict"),
     "export": ("bench.cli.export", "cmd_export"),
     "status": ("bench.cli.export", "cmd_status"),
     "time": ("bench.cli.timing", "cmd_time"),
@@ -62,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers.add_check(sub)
     parsers.add_params(sub)
     parsers.add_estimate(sub)
+    parsers.add_predict(sub)
     parsers.add_export_and_status(sub)
     parsers.add_time(sub)
     return parser

@@ -23,6 +23,26 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     add_store_options(report)
 
 
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    predict = sub.add_parser(
+        "predict",
+        help="published GPU measurements beside ftbench's predictions (writes predictions.md)",
+    )
+    predict.add_argument(
+        "--references",
+        default=None,
+        help="a references file (default: the shipped bench/predict/references.toml)",
+    )
+    predict.add_argument("--only", help="comma-separated reference ids (default: every row)")
+    predict.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    predict.add_argument(
+        "--fit",
+        action="store_true",
+        help="keep the time model's fit (bench/predict/efficiency.json) for estimate and plans",
+    )
+    add_store_options(predict)
+
+
 def add_list(sub: argparse._SubParsersAction) -> None:
     lister = sub.add_parser("list", help="list methods, tasks, models or suites")
     lister.add_argument("what", nargs="?", default="methods", choices=LISTABLE)

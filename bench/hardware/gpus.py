@@ -62,6 +62,9 @@ def _add(profile: GpuProfile) -> None:
 # Sources (dense = half the 2:4-sparsity figures printed beside them):
 ADA = "NVIDIA Ada Lovelace GPU architecture whitepaper, appendix A (GeForce RTX 4090 / 4080)"
 AMPERE_GA102 = "NVIDIA Ampere GA102 GPU architecture whitepaper, appendix A (RTX 3090)"
+RTX_A6000 = (
+    "NVIDIA RTX A6000 data sheet (fp16 / bf16 tensor cores at full rate with fp32 accumulate)"
+)
 A100 = "NVIDIA A100 Tensor Core GPU data sheet (SXM4)"
 H100 = "NVIDIA H100 Tensor Core GPU data sheet (SXM5 / PCIe columns)"
 H200 = "NVIDIA H200 Tensor Core GPU data sheet (SXM)"
@@ -113,6 +116,20 @@ PROFILE_ROWS: tuple[tuple[Any, ...], ...] = (
         r"RTX 3090(?! Ti)",
         AMPERE_GA102,
         ("3090",),
+    ),
+    (
+        "rtx-a6000",
+        "RTX A6000 48 GB",
+        49140,
+        154.8,
+        154.8,
+        77.4,
+        38.7,
+        768,
+        300,
+        r"RTX A6000",
+        RTX_A6000,
+        ("a6000",),
     ),
     (
         "a100-40gb",

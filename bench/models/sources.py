@@ -42,6 +42,7 @@ _LLAMA_ROLES = {
     "gate": r"mlp\.gate_proj$",
     "up": r"mlp\.up_proj$",
     "down": r"mlp\.down_proj$",
+    "lm_head": r"(^|\.)lm_head$",
 }
 _GPT2_ROLES = {  # q, k and v share one fused projection
     "q": r"attn\.c_attn$",

@@ -30,6 +30,9 @@ from bench.hardware.gpus import CUDA_CONTEXT_BYTES
 from bench.models.precision import get_recipe, keep_added_fp32
 from bench.models.sources import enable_gradient_checkpointing
 from bench.plan.live_bytes import LiveBytes
+from bench.plan.op_costs import OpCosts
+from bench.plan.op_costs import add as add_costs
+from bench.plan.op_costs import extend as extend_costs
 
 # Leads, not measurements: to be calibrated against NVML on a GPU (the measured-GPU issue).
 ALLOCATOR_CACHE_FRACTION = 0.05  # reserved beyond allocated at the peak (fragmentation)
@@ -58,6 +61,10 @@ class Estimate:
     total_params: int
     basis: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    # Each phase's own peak (forward, backward, optimizer step), split as `components` is.
+    phases: dict[str, dict[str, int]] = field(default_factory=dict)
+    # FLOPs, bytes and ops of the step by phase, op class and intensity (bench.plan.op_costs)
+    costs: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,9 +206,10 @@ def estimate(
     config), every sequence `max_length` tokens long (the worst case).
 
     With `extrapolate`, stacks deeper than EXTRAPOLATE_ABOVE blocks are stepped at 2 and 3
-    blocks and every byte count is extended linearly to the full depth (exact when each block
-    adds the same bytes and the peak falls in the same phase, which tests/test_estimate.py
-    checks against the full-depth step); about 10x faster on a 7B model."""
+    blocks and every byte count of each phase (forward, backward, optimizer step) is extended
+    linearly to the full depth, the peak being the largest phase there (exact when each block
+    adds the same bytes to a phase's peak, which tests/test_estimate.py checks against the
+    full-depth step); about 10x faster on a 7B model."""
     from bench.plan.meta_model import config_for
 
     started = time.perf_counter()
@@ -220,9 +228,18 @@ def estimate(
         return int(round(a + (depth - 2) * (b - a)))
 
     result = two
-    result.components = {k: extend(two.components[k], three.components[k]) for k in COMPONENTS}
+    # Each phase extended on its own: the phase that peaks at 2 and 3 blocks (often the loss,
+    # whose logits do not grow with depth) need not be the one that peaks at full depth.
+    result.phases = {
+        name: {k: extend(two.phases[name][k], three.phases[name][k]) for k in COMPONENTS}
+        for name in two.phases
+    }
+    peak_phase = max(result.phases, key=lambda name: sum(result.phases[name].values()))
+    result.components = dict(result.phases[peak_phase])
+    result.basis["peak"] = f"during the {peak_phase}"
     result.peak_allocated_bytes = sum(result.components.values())
     result.peak_device_bytes = device_bytes(result.peak_allocated_bytes)
+    result.costs = extend_costs(two.costs, three.costs, depth)
     result.activations_saved_bytes = extend(
         two.activations_saved_bytes, three.activations_saved_bytes
     )
@@ -293,8 +310,12 @@ def _estimate_at(
         if optimizer.endswith("8bit"):
             opt: torch.optim.Optimizer = torch.optim.SGD(trainable, lr=1e-3)
         else:
+            # Fused AdamW takes no meta tensors: there the single-tensor loop stands in (its
+            # temporaries are one tensor's, as the fused kernel's are none); its cost is
+            # replaced below.
+            fused = optimizer == "adamw-fused"
             opt = torch.optim.AdamW(
-                trainable, lr=1e-4, foreach=optimizer == "adamw", fused=optimizer == "adamw-fused"
+                trainable, lr=1e-4, foreach=optimizer == "adamw", fused=fused and fake
             )
         vocab = int(getattr(config, "vocab_size", 32000))
         batch = _inputs(built.task_kind, batch_size, max_length, vocab, num_labels, device)
@@ -311,28 +332,42 @@ def _estimate_at(
         opt.step()
         opt.zero_grad(set_to_none=True)
         tracker = LiveBytes()
+        costs = OpCosts()
         weights = list(net.parameters()) + list(net.buffers())
         states = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
         tracker.track(weights + states)
         weight_keys, state_keys = tracker.serials(weights), tracker.serials(states)
-        with tracker:
+
+        def phase(name: str) -> None:
+            tracker.phase(name)
+            costs.phase(name)
+
+        with tracker, costs:
+            phase("forward")
             loss = forward()
             saved = tracker.sweep() - tracker.bytes_of(weight_keys | state_keys)
+            phase("backward")
             loss.backward()
             grad_keys = tracker.serials(p.grad for p in trainable if p.grad is not None)
+            phase("gradient clipping")
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)  # as the cells' loop (grad_clip)
+            phase("optimizer step")
             opt.step()
             opt.zero_grad(set_to_none=True)
-    at_peak = tracker.at_peak
 
-    def part(keys: set[int]) -> int:
-        return sum(n for k, n in at_peak.items() if k in keys)
+    def parts(at_peak: dict[int, int], peak: int) -> dict[str, int]:
+        def part(keys: set[int]) -> int:
+            return sum(n for k, n in at_peak.items() if k in keys)
 
-    components = {
-        "weights": part(weight_keys),
-        "gradients": part(grad_keys),
-        "optimizer_states": part(state_keys),
-    }
-    components["activations_and_temporaries"] = tracker.peak - sum(components.values())
+        out = {
+            "weights": part(weight_keys),
+            "gradients": part(grad_keys),
+            "optimizer_states": part(state_keys),
+        }
+        out["activations_and_temporaries"] = peak - sum(out.values())
+        return out
+
+    phases = {name: parts(at, peak) for name, (peak, at) in tracker.phases.items()}
     basis = {
         "weights, gradients, optimizer states, activations": (
             "one training step on fake CPU tensors (autocast)"
@@ -344,9 +379,21 @@ def _estimate_at(
             f"{ALLOCATOR_CACHE_FRACTION:.0%} allocator cache (uncalibrated leads)"
         ),
     }
+    if optimizer == "adamw-fused" and not fake:
+        # One fused kernel per group of tensors reads weight, gradient and both states and
+        # writes weight and states.
+        costs.table["optimizer step"] = {}
+        step_bytes = sum(7 * p.numel() * p.element_size() for p in trainable)
+        add_costs(costs.table, "optimizer step", "memory@-", 0.0, step_bytes, len(trainable))
     if optimizer.endswith("8bit"):
-        components["optimizer_states"] = optimizer_8bit_bytes(trainable)
+        for components in phases.values():
+            components["optimizer_states"] = optimizer_8bit_bytes(trainable)
         basis["optimizer_states"] = "analytic: bitsandbytes 8-bit Adam (2 states, block absmax)"
+        # The traced step ran SGD in its place: one fused kernel per tensor reads the weight,
+        # its gradient and both 8-bit states, and writes the weight and the states.
+        step_bytes = sum(p.numel() * (3 * p.element_size() + 4) for p in trainable)
+        costs.table["optimizer step"] = {}
+        add_costs(costs.table, "optimizer step", "memory@-", 0.0, step_bytes, len(trainable))
     if quantized:
         double = bool(built.settings.get("double_quant", True))
         full = sum(m.weight.numel() * m.weight.element_size() for m in quantized)
@@ -354,13 +401,31 @@ def _estimate_at(
             quantized_weight_bytes(m.weight.numel(), m.weight.shape[0], bits, double)
             for m in quantized
         )
-        components["weights"] += packed - full
         largest = max(m.weight.numel() * m.weight.element_size() for m in quantized)
-        components["activations_and_temporaries"] += largest  # one weight dequantised at a time
+        # Each pass over a quantised layer dequantises its weight: the packed bytes read and the
+        # compute-dtype weight written (forward, backward, and the recomputation when
+        # checkpointing); the matmul that reads it was traced.
+        passes = {"forward": 1, "backward": 2 if grad_checkpointing else 1}
+        for name, count in passes.items():
+            add_costs(
+                costs.table,
+                name,
+                "memory@-",
+                0.0,
+                count * (packed + full),
+                count * len(quantized),
+            )
+        for name, components in phases.items():
+            components["weights"] += packed - full
+            if name in ("forward", "backward"):  # one weight dequantised at a time
+                components["activations_and_temporaries"] += largest
         basis["weights"] = (
             f"analytic for the {len(quantized)} quantised linear layers ({bits}-bit bitsandbytes "
             "layout), the traced step for the rest"
         )
+    peak_phase = max(phases, key=lambda name: sum(phases[name].values()))
+    components = dict(phases[peak_phase])
+    basis["peak"] = f"during the {peak_phase}"
     allocated = sum(components.values())
     return Estimate(
         model=model,
@@ -380,4 +445,6 @@ def _estimate_at(
         total_params=counts[1],
         basis=basis,
         seconds=time.perf_counter() - started,
+        phases=phases,
+        costs=costs.table,
     )

@@ -20,6 +20,7 @@ LIBRARIES = ("torch", "transformers", "peft", "bitsandbytes")
 ESTIMATOR_MODULES = (
     "bench.plan.estimate",
     "bench.plan.live_bytes",
+    "bench.plan.op_costs",
     "bench.models.precision",
     "bench.models.quantize",
     "bench.plan.meta_model",

@@ -23,7 +23,8 @@ class LiveBytes(TorchDispatchMode):
     """Use as a context manager around a step; `track` what existed before it (weights,
     optimizer states). `peak` is the most bytes live at once; `at_peak` maps the serial
     number of each storage live then to its bytes (serials, not addresses: a freed storage's
-    address is reused by later ones)."""
+    address is reused by later ones). `phase` starts a named phase (forward, backward, ...):
+    `phases` keeps each one's own peak and what was live then."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,6 +33,19 @@ class LiveBytes(TorchDispatchMode):
         self.current = 0
         self.peak = 0
         self.at_peak: dict[int, int] = {}
+        self._phase: str | None = None
+        self._phase_peak = 0
+        self.phases: dict[str, tuple[int, dict[int, int]]] = {}  # name -> peak, at its peak
+
+    def phase(self, name: str) -> None:
+        """Start phase `name`: its peak counts from what is live now."""
+        self.sweep()
+        self._phase = name
+        self._phase_peak = self.current
+        self.phases[name] = (self.current, self._snapshot())
+
+    def _snapshot(self) -> dict[int, int]:
+        return {serial: n for _, n, serial in self._live.values()}
 
     def track(self, tensors: Iterable[Any]) -> None:
         """Count the storages of `tensors` from now on (each once)."""
@@ -51,11 +65,18 @@ class LiveBytes(TorchDispatchMode):
             grew = True
         # A new peak can only follow an allocation, and only if the count (which still holds
         # storages freed since the last sweep) is above it: sweep the freed ones then.
-        if grew and self.current > self.peak:
+        if not grew:
+            return
+        if self.current > self.peak:
             self.sweep()
             if self.current > self.peak:
                 self.peak = self.current
-                self.at_peak = {serial: n for _, n, serial in self._live.values()}
+                self.at_peak = self._snapshot()
+        if self._phase is not None and self.current > self._phase_peak:
+            self.sweep()
+            if self.current > self._phase_peak:
+                self._phase_peak = self.current
+                self.phases[self._phase] = (self.current, self._snapshot())
 
     def sweep(self) -> int:
         """Forget the storages freed since the last sweep; the bytes live now."""

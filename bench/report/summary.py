@@ -21,8 +21,9 @@ from bench.store.cell_store import Store
 
 NOT_MEASURED = (
     "GPU cells: no GPU has been lent to the sessions that made this store, so memory on GPUs, "
-    "NVML peaks, energy and MFU are predictions (`python run_all.py --gpu NAME --dry-run`), "
-    "not measurements",
+    "NVML peaks, step time, energy and MFU are predictions (`python run_all.py --gpu NAME "
+    "--dry-run`), not measurements; [predictions.md](predictions.md) (`python run_all.py "
+    "predict`) sets the predictor beside other projects' published GPU measurements",
     "energy on this CPU: no RAPL counter is readable here (every J/sample is n/a, never 0)",
     "serving costs after training (adapter size, merged latency, ONNX Runtime): not built yet",
     "distillation, reward models and preference tuning: not built yet",
@@ -156,7 +157,7 @@ def summary_page(
     text = [
         "# Which method? What this store says",
         "",
-        f"- Command: `{command}`; store `{store.path}` ({len(store.cells())} cells). Every "
+        f"- Command: `{command}`; store `{store.path}` ({store.count()} cells). Every "
         "statement below is computed from a suite page's table (the same cells and tests) and "
         "links to it; nothing here is typed by hand.",
         "- Δ, intervals and p-values are the pages' method-level ones (seed and test-set "

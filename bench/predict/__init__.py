@@ -1,0 +1,1 @@
+"""Predictions of a training step on a card checked against published measurements."""
