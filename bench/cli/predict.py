@@ -10,13 +10,15 @@ from rich.console import Console
 
 
 def cmd_predict(args: argparse.Namespace, console: Console, command: str) -> int:
+    import os
+
     from bench.predict.memory import GIB
     from bench.predict.predictions import predict_all
     from bench.predict.references import REFERENCES, load_references
     from bench.report.predictions_page import predictions_page
     from bench.report.suite_page import write_report
 
-    args.references = args.references or str(REFERENCES)
+    args.references = args.references or os.path.relpath(REFERENCES)
     refs = load_references(args.references)
     if args.only:
         known = [r.id for r in refs]
