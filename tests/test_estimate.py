@@ -10,6 +10,7 @@ from bench.core.registry import METHODS, MODELS
 from bench.core.vocab import StepShape
 from bench.models.sources import build_from_config, register_config_model
 from bench.plan.estimate import (
+    _estimate_at,
     _quantized_linears,
     estimate,
     flash_attention,
@@ -252,11 +253,19 @@ def test_every_method_has_an_estimate_on_shipped_configs(model):
     from bench.core.errors import Unsupported
     from bench.plan.suites import all_methods
 
+    # Two blocks of the real widths: every method applied and stepped once (the extrapolation
+    # to full depth, which would step each twice, is tested above).
+    raw = config_for(model)
+    depth = {next(f for f in ("num_hidden_layers", "n_layer") if f in raw): 2}
     made = 0
     for method in (m.name for m in all_methods()):
         try:
-            e = estimate(
-                model, method, shape=StepShape(precision="bf16", batch_size=1, max_length=32)
+            e = _estimate_at(
+                model,
+                method,
+                None,
+                StepShape(precision="bf16", batch_size=1, max_length=32),
+                config_changes=depth,
             )
         except Unsupported:  # BitFit on a model without biases, OFT on GPT-2's Conv1D, ...
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.core.spec import CellSpec
 from bench.report.estimates import estimate_rows, estimate_section
 from bench.report.labels import method_label
@@ -20,8 +22,10 @@ def _record(method: str, status: str, estimate: int, measured: int | None, **spe
                 "peak_allocated_bytes": estimate,
                 "peak_device_bytes": estimate + GIB,
                 "verdict": "fits" if status == "ok" else "wont_fit",
+                "predicted_step_s": 0.5,
             },
             "memory": memory if measured is not None else {},
+            "speed": {"step_time_median_s": 0.4} if measured is not None else {},
         },
     }
 
@@ -39,6 +43,9 @@ def test_errors_per_cell_and_in_summary():
     text = "\n".join(estimate_section(records))
     assert "+10.0%" in text and "-10.0%" in text and "wont_fit" in text
     assert "over 2 measured cells: mean |error| 10.0%, largest 10.0%, 2 within 10%" in text
+    # 0.5 s predicted, 0.4 s measured: +25%
+    assert [r["step_error"] for r in rows] == [pytest.approx(0.25), pytest.approx(0.25), None]
+    assert "Step time, predicted against measured over 2 cells" in text
 
 
 def test_no_section_without_estimates_and_labels_keep_variants_apart():
