@@ -27,7 +27,7 @@ from bench.plan.selection import Selection
 from bench.predict.cell_time import time_fields
 
 
-def _shape_spec(args: argparse.Namespace, est: Estimate) -> CellSpec:
+def _shape_spec(est: Estimate) -> CellSpec:
     """What the time model reads of a cell (precision, batch, length, checkpointing)."""
     return CellSpec(
         model=est.model,
@@ -108,7 +108,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console, command: str) -> in
         est = _one_cell(args, settings)
         profile = get_gpu(args.gpu) if args.gpu else None
         verdict = verdict_for(est, profile) if profile else None
-        timed = time_fields(est, _shape_spec(args, est), profile) if profile else {}
+        timed = time_fields(est, _shape_spec(est), profile) if profile else {}
         if args.json:
             print(json.dumps({**est.to_dict(), "verdict": verdict, **timed}, indent=1))
         else:

@@ -234,7 +234,7 @@ def estimate(
         name: {k: extend(two.phases[name][k], three.phases[name][k]) for k in COMPONENTS}
         for name in two.phases
     }
-    peak_phase = max(result.phases, key=lambda name: sum(result.phases[name].values()))
+    peak_phase = _peak_phase(result.phases)
     result.components = dict(result.phases[peak_phase])
     result.basis["peak"] = f"during the {peak_phase}"
     result.peak_allocated_bytes = sum(result.components.values())
@@ -248,6 +248,18 @@ def estimate(
     result.basis["depth"] = f"stepped at 2 and 3 of {depth} blocks, extended linearly"
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _peak_phase(phases: dict[str, dict[str, int]]) -> str:
+    """The phase whose own peak is the largest."""
+    return max(phases, key=lambda name: sum(phases[name].values()))
+
+
+def _fused_step_costs(table: dict, step_bytes: int, tensors: int) -> None:
+    """Replace the traced optimizer step's costs by one fused kernel per tensor moving
+    `step_bytes` in all (the traced stand-in ran another optimizer, or unfused)."""
+    table["optimizer step"] = {}
+    add_costs(table, "optimizer step", "memory@-", 0.0, step_bytes, tensors)
 
 
 def device_bytes(allocated: int) -> int:
@@ -380,20 +392,17 @@ def _estimate_at(
         ),
     }
     if optimizer == "adamw-fused" and not fake:
-        # One fused kernel per group of tensors reads weight, gradient and both states and
-        # writes weight and states.
-        costs.table["optimizer step"] = {}
+        # One fused kernel reads weight, gradient and both states and writes weight and states.
         step_bytes = sum(7 * p.numel() * p.element_size() for p in trainable)
-        add_costs(costs.table, "optimizer step", "memory@-", 0.0, step_bytes, len(trainable))
+        _fused_step_costs(costs.table, step_bytes, len(trainable))
     if optimizer.endswith("8bit"):
         for components in phases.values():
             components["optimizer_states"] = optimizer_8bit_bytes(trainable)
         basis["optimizer_states"] = "analytic: bitsandbytes 8-bit Adam (2 states, block absmax)"
-        # The traced step ran SGD in its place: one fused kernel per tensor reads the weight,
-        # its gradient and both 8-bit states, and writes the weight and the states.
+        # The traced step ran SGD in its place: one fused kernel reads the weight, its gradient
+        # and both 8-bit states, and writes the weight and the states.
         step_bytes = sum(p.numel() * (3 * p.element_size() + 4) for p in trainable)
-        costs.table["optimizer step"] = {}
-        add_costs(costs.table, "optimizer step", "memory@-", 0.0, step_bytes, len(trainable))
+        _fused_step_costs(costs.table, step_bytes, len(trainable))
     if quantized:
         double = bool(built.settings.get("double_quant", True))
         full = sum(m.weight.numel() * m.weight.element_size() for m in quantized)
@@ -423,7 +432,7 @@ def _estimate_at(
             f"analytic for the {len(quantized)} quantised linear layers ({bits}-bit bitsandbytes "
             "layout), the traced step for the rest"
         )
-    peak_phase = max(phases, key=lambda name: sum(phases[name].values()))
+    peak_phase = _peak_phase(phases)
     components = dict(phases[peak_phase])
     basis["peak"] = f"during the {peak_phase}"
     allocated = sum(components.values())

@@ -21,10 +21,10 @@ from torch.utils._pytree import tree_flatten
 
 class LiveBytes(TorchDispatchMode):
     """Use as a context manager around a step; `track` what existed before it (weights,
-    optimizer states). `peak` is the most bytes live at once; `at_peak` maps the serial
-    number of each storage live then to its bytes (serials, not addresses: a freed storage's
-    address is reused by later ones). `phase` starts a named phase (forward, backward, ...):
-    `phases` keeps each one's own peak and what was live then."""
+    optimizer states). `peak` is the most bytes live at once. `phase` starts a named phase
+    (forward, backward, ...): `phases` keeps each one's own peak and what was live then, as
+    the serial number of each storage and its bytes (serials, not addresses: a freed
+    storage's address is reused by later ones)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,7 +32,6 @@ class LiveBytes(TorchDispatchMode):
         self._serials = itertools.count()
         self.current = 0
         self.peak = 0
-        self.at_peak: dict[int, int] = {}
         self._phase: str | None = None
         self._phase_peak = 0
         self.phases: dict[str, tuple[int, dict[int, int]]] = {}  # name -> peak, at its peak
@@ -69,9 +68,7 @@ class LiveBytes(TorchDispatchMode):
             return
         if self.current > self.peak:
             self.sweep()
-            if self.current > self.peak:
-                self.peak = self.current
-                self.at_peak = self._snapshot()
+            self.peak = max(self.peak, self.current)
         if self._phase is not None and self.current > self._phase_peak:
             self.sweep()
             if self.current > self._phase_peak:

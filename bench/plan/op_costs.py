@@ -48,7 +48,6 @@ FREE = {
     "_local_scalar_dense",
     "is_nonzero",
 }
-CLASSES = ("matmul", "attention", "memory")
 # Ops that read only part of an argument: an embedding lookup reads the rows it gathers (as
 # many bytes as it writes), not the whole table; the NLL backward takes the logits for their
 # shape only.

@@ -43,30 +43,75 @@ def task_shape(task_name: str) -> tuple[str, int]:
     return kind, 1 if task.kind == "regression" else len(task.labels)
 
 
-def estimate_key(spec: CellSpec) -> tuple:
-    """The fields an estimate depends on (not the seed, the learning rate or the task's data)."""
+Settings = tuple[tuple[str, Any], ...]
+
+
+def _step_of(spec: CellSpec) -> tuple[str, str, Settings, StepShape]:
+    """What a cell's estimate takes: model, method, settings and the step's shape."""
     kind, labels = task_shape(spec.task)
-    return (
-        spec.model.removeprefix("config:"),
-        spec.method,
-        spec.settings,
+    shape = StepShape(
         spec.precision,
-        spec.optimizer,
-        spec.grad_checkpointing,
         spec.batch_size,
         spec.max_length,
+        spec.optimizer,
+        spec.grad_checkpointing,
         kind,
         labels,
     )
+    return spec.model.removeprefix("config:"), spec.method, spec.settings, shape
+
+
+def step_key(model: str, method: str, settings: Settings, shape: StepShape) -> tuple:
+    """The fields an estimate depends on (not a seed, a learning rate or a task's data)."""
+    return (
+        model,
+        method,
+        settings,
+        shape.precision,
+        shape.optimizer,
+        shape.grad_checkpointing,
+        shape.batch_size,
+        shape.max_length,
+        shape.task_kind,
+        shape.num_labels,
+    )
+
+
+def estimate_key(spec: CellSpec) -> tuple:
+    """A cell's step_key."""
+    return step_key(*_step_of(spec))
 
 
 def estimate_cell(spec: CellSpec) -> Estimate:
     """The estimate of one cell's training step (every sequence max_length tokens long)."""
-    model, method, settings, precision, optimizer, ckpt, batch, length, kind, labels = estimate_key(
-        spec
-    )
-    shape = StepShape(precision, batch, length, optimizer, ckpt, kind, labels)
+    model, method, settings, shape = _step_of(spec)
     return estimate(model, method, dict(settings), shape)
+
+
+def _stored(
+    model: str, method: str, settings: Settings, shape: StepShape
+) -> tuple[str, Estimate | None]:
+    """The cache name of an estimate and the stored estimate, if any."""
+    from bench.core.registry import METHODS
+    from bench.plan import estimate_cache
+
+    key = step_key(model, method, settings, shape)
+    name = estimate_cache.cache_key(key, METHODS.get(method).apply)
+    stored = estimate_cache.load(name)
+    return name, Estimate(**stored) if stored is not None else None
+
+
+def cached_estimate(model: str, method: str, settings: Settings, shape: StepShape) -> Estimate:
+    """estimate(), kept on disk (bench.plan.estimate_cache): made once per inputs, code and
+    library versions."""
+    from bench.plan import estimate_cache
+
+    name, stored = _stored(model, method, settings, shape)
+    if stored is not None:
+        return stored
+    est = estimate(model, method, dict(settings), shape)
+    estimate_cache.save(name, est.to_dict())
+    return est
 
 
 def verdict_for(est: Estimate, profile: GpuProfile) -> str:
@@ -74,33 +119,16 @@ def verdict_for(est: Estimate, profile: GpuProfile) -> str:
     return Verdict.FITS if est.peak_device_bytes <= profile.memory_bytes else Verdict.WONT_FIT
 
 
-def _cached(spec: CellSpec) -> tuple[str, Estimate | None]:
-    """The cache name of a cell's estimate and the stored estimate, if any."""
-    from bench.core.registry import METHODS
-    from bench.plan import estimate_cache
-
-    name = estimate_cache.cache_key(estimate_key(spec), METHODS.get(spec.method).apply)
-    stored = estimate_cache.load(name)
-    return name, Estimate(**stored) if stored is not None else None
-
-
 def _estimate_or_reason(spec_json: str) -> tuple[Estimate | None, str | None, str]:
     """(estimate, None, "") or (None, verdict, why): what a worker sends back. Estimates are
     kept on disk (bench.plan.estimate_cache), so a plan made twice costs its imports only."""
-    from bench.plan import estimate_cache
-
     spec = CellSpec.from_json(spec_json)
-    name, stored = _cached(spec)
-    if stored is not None:
-        return stored, None, ""
     try:
-        est = estimate_cell(spec)
+        return cached_estimate(*_step_of(spec)), None, ""
     except Unsupported as exc:
         return None, Verdict.UNSUPPORTED, str(exc)
     except (ValueError, RuntimeError, NotImplementedError) as exc:
         return None, Verdict.UNKNOWN, f"no estimate: {type(exc).__name__}: {exc}"
-    estimate_cache.save(name, est.to_dict())
-    return est, None, ""
 
 
 def _worker_init(plugins: Sequence[str]) -> None:
@@ -132,7 +160,7 @@ def plan(
         first.setdefault(key, spec)
     done: dict[tuple, tuple[Estimate | None, str | None, str]] = {}
     for key, spec in first.items():
-        stored = _cached(spec)[1]
+        stored = _stored(*_step_of(spec))[1]
         if stored is not None:
             done[key] = (stored, None, "")
     missing = [key for key in first if key not in done]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.plan.estimate import ALLOCATOR_CACHE_FRACTION, Estimate, estimate
+from bench.plan.estimate import ALLOCATOR_CACHE_FRACTION, Estimate
 from bench.predict.llama_factory import llama_factory_bytes
 from bench.predict.references import Reference
 
@@ -53,39 +53,15 @@ def in_counter(est: Estimate, counter: str) -> tuple[int, str]:
     return est.peak_device_bytes, "the traced peak + allocator cache + CUDA context"
 
 
-def _key(ref: Reference, seq_len: int) -> tuple:
-    shape = ref.shape
-    return (
-        ref.model,
-        ref.method,
-        tuple(sorted(ref.settings.items())),
-        shape.precision,
-        shape.optimizer,
-        shape.grad_checkpointing,
-        shape.batch_size,
-        seq_len,
-        "generation",
-        2,
-    )
-
-
 def reference_estimate(ref: Reference, seq_len: int | None = None) -> Estimate:
     """Our estimate of the reference's step (at `seq_len` tokens per sequence, default the
-    row's), kept on disk like the plans' estimates."""
+    row's), kept on disk as the plans' estimates are."""
     from dataclasses import replace
 
-    from bench.core.registry import METHODS
-    from bench.plan import estimate_cache
+    from bench.plan.planner import cached_estimate
 
-    length = seq_len or ref.seq_len
-    name = estimate_cache.cache_key(_key(ref, length), METHODS.get(ref.method).apply)
-    stored = estimate_cache.load(name)
-    if stored is not None:
-        return Estimate(**stored)
-    shape = replace(ref.shape, max_length=length)
-    est = estimate(ref.model, ref.method, dict(ref.settings), shape)
-    estimate_cache.save(name, est.to_dict())
-    return est
+    shape = replace(ref.shape, max_length=seq_len or ref.seq_len)
+    return cached_estimate(ref.model, ref.method, tuple(sorted(ref.settings.items())), shape)
 
 
 def accelerate_training_bytes(total_params: int, precision: str) -> int:

@@ -5,6 +5,7 @@ class, plus a fixed cost per kernel launch."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -125,8 +126,14 @@ def save_efficiency(efficiency: Efficiency, fitted_on: Sequence[str], command: s
 
 
 def load_efficiency() -> tuple[Efficiency, dict] | None:
-    """The kept fit and its provenance, or None when `predict --fit` has not been run."""
+    """The kept fit and its provenance, or None when `predict --fit` has not been run; read
+    once per version of the file (a plan asks for it once per cell)."""
     if not FITTED.exists():
         return None
-    data = json.loads(FITTED.read_text())
+    return _read_fit(str(FITTED), FITTED.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_fit(path: str, mtime_ns: int) -> tuple[Efficiency, dict]:
+    data = json.loads(Path(path).read_text())
     return Efficiency(data["matmul"], data["memory"], data["launch_s"]), data
