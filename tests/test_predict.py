@@ -244,3 +244,22 @@ def test_plan_totals_add_the_predicted_steps_of_the_cells_that_fit(monkeypatch, 
     assert f"{step.step_s * 30 / 3600:.2f} GPU-hours" in line
     assert f"{step.step_s * 30 / 3600 * 450 / 1000:.2f} kWh" in line
     assert "1 cells without a step count" in line
+
+
+def test_report_rewrites_the_page_only_once_every_estimate_is_kept(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from bench.cli.report import refresh_predictions
+
+    refs = tmp_path / "refs.toml"
+    monkeypatch.setenv("FTBENCH_CACHE", str(tmp_path / "cache"))  # no estimate kept yet
+    refs.write_text(TINY_ROW.format(counter="reserved"))
+    out = tmp_path / "reports"
+    console = Console(record=True, width=200)
+    refresh_predictions(str(out), console, "report", refs)  # not estimated yet: left alone
+    assert not (out / "predictions.md").exists()
+    assert "1 of 1 reference rows have no estimate on disk yet" in console.export_text()
+    assert main(["predict", "--references", str(refs), "--out", str(tmp_path / "p")]) == 0
+    refresh_predictions(str(out), console, "report", refs)
+    made, written = (out / "predictions.md").read_text(), (tmp_path / "p" / "predictions.md")
+    assert made.splitlines()[3:] == written.read_text().splitlines()[3:]

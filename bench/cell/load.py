@@ -20,6 +20,7 @@ from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.evaluate.generation import encode_sft
 from bench.evaluate.metrics import LOWER_IS_BETTER
 from bench.meters.param_counts import count_parameters
+from bench.models.chunked_loss import use_chunked_loss
 from bench.models.precision import dtype_census, keep_added_fp32
 from bench.models.sources import enable_gradient_checkpointing, head_module_names
 
@@ -79,6 +80,8 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
         keep_added_fp32(model, base_ids, heads, setup.recipe.weights)
     if spec.grad_checkpointing:
         enable_gradient_checkpointing(model)
+    if spec.loss_chunks:
+        use_chunked_loss(model, spec.loss_chunks)
     move_rest(model, device)
     params, dtypes = count_parameters(model, heads), dtype_census(model)
     record = {

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from transformers import get_scheduler
 
+from bench.cell.optimizer_in_backward import OptimizerInBackward
+from bench.core.errors import Unsupported
 from bench.core.spec import CellSpec
 from bench.core.vocab import OPTIMIZERS
 from bench.data.splits import Encoded, batch_order, collate, to_device
@@ -43,6 +45,7 @@ class LoopConfig:
     eval_batch_size: int = 64
     timer_warmup_steps: int = 3
     grad_accumulation: int = _SPEC["grad_accumulation"]  # micro-batches per optimizer step
+    optimizer_in_backward: bool = _SPEC["optimizer_in_backward"]  # each parameter steps alone
     early_stopping: int | None = _SPEC["early_stopping"]  # patience, in evaluations
     select_metric: str | None = None  # the evaluate() key early stopping watches
     select_higher: bool = True  # whether a larger value of it is better
@@ -222,13 +225,29 @@ def train_loop(
         raise RuntimeError("the method left no trainable parameter")
     steps = plan_steps(len(train), cfg)
     total = len(steps)
-    optimizer = make_optimizer(cfg.optimizer, _param_groups(model, cfg.weight_decay), cfg.lr)
-    scheduler = get_scheduler(
-        cfg.scheduler,
-        optimizer,
-        num_warmup_steps=math.ceil(cfg.warmup_ratio * total),
-        num_training_steps=total,
-    )
+    groups = _param_groups(model, cfg.weight_decay)
+
+    def schedule(optimizer: torch.optim.Optimizer) -> Any:
+        return get_scheduler(
+            cfg.scheduler,
+            optimizer,
+            num_warmup_steps=math.ceil(cfg.warmup_ratio * total),
+            num_training_steps=total,
+        )
+
+    in_backward: OptimizerInBackward | None = None
+    if cfg.optimizer_in_backward:
+        if step_hooks:
+            raise Unsupported(
+                "the optimizer step in backward frees each gradient as its parameter steps; "
+                "this method's step hook reads the gradients after the step"
+            )
+        in_backward = OptimizerInBackward(
+            groups, lambda g: make_optimizer(cfg.optimizer, g, cfg.lr), schedule
+        )
+    else:
+        optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr)
+        scheduler = schedule(optimizer)
     recipe = get_recipe(cfg.precision)
     scaler = torch.amp.GradScaler(device.type) if recipe.loss_scaling else None
     timer = StepTimer(warmup_steps=cfg.timer_warmup_steps)
@@ -264,21 +283,25 @@ def train_loop(
             loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
             if position < len(micro):  # the host prepares the next batch while the device works
                 upcoming = host_batch(train, micro[position], pad_id, device)
-        if scaler is not None:
-            scaler.unscale_(optimizer)
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)  # amp-fp16 only: reads the inf check, one sync by design
-            scaler.update()
-        else:
-            optimizer.step()
+        if in_backward is None:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)  # amp-fp16 only: reads the inf check, one sync by design
+                scaler.update()
+            else:
+                optimizer.step()
         for hook in step_hooks or []:  # before zero_grad: AdaLoRA scores use the gradients
             hook(step)
         if unfreeze is not None:
             unfreeze.step(step)
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        if in_backward is None:
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        else:
+            in_backward.step_schedules()
         synchronize(device)  # the timing boundary: the only wait on the device in a step
         samples = sum(len(indices) for indices in group)
         timer.record(time.perf_counter() - t0, samples, tokens, padded)
@@ -294,6 +317,8 @@ def train_loop(
             result.curve.append({"step": step, **metrics})
             if best is not None and best.update(step, metrics):
                 break
+    if in_backward is not None:
+        in_backward.remove()
     if best is not None:
         result.early_stopping = best.restore()
     return result

@@ -112,6 +112,21 @@ def add_recipe_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
         default=None if not defaults else False,
         help="activation checkpointing of every block",
     )
+    parser.add_argument(
+        "--optimizer-in-backward",
+        action="store_true",
+        default=None if not defaults else False,
+        help="step each parameter as its gradient arrives and free the gradient (torchtune's "
+        "optimizer_in_bwd; needs --grad-clip 0 and no gradient accumulation)",
+    )
+    parser.add_argument(
+        "--loss-chunks",
+        type=int,
+        metavar="N",
+        default=default(shape.loss_chunks),
+        help="causal LM loss upcast to fp32 in N chunks of tokens, forward and backward "
+        "(torchtune's chunked cross-entropy; generation tasks)",
+    )
 
 
 def stored_statuses(path: str, cell_ids: list[str]) -> dict[str, str | None]:

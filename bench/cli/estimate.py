@@ -24,6 +24,7 @@ from bench.plan.meta_model import config_name
 from bench.plan.placement import GIB, cells_for_cards, place
 from bench.plan.planner import plan, task_shape, verdict_for
 from bench.plan.selection import Selection
+from bench.plan.validate import check_at_least
 from bench.predict.cell_time import time_fields
 
 
@@ -42,6 +43,7 @@ def _shape_spec(est: Estimate) -> CellSpec:
 
 
 def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
+    check_at_least("--loss-chunks", args.loss_chunks, 1)
     kind, labels = task_shape(args.task) if args.task else (None, args.labels)
     return estimate(
         config_name(args.model),
@@ -55,6 +57,8 @@ def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
             args.grad_checkpointing,
             kind,
             labels,
+            optimizer_in_backward=args.optimizer_in_backward,
+            loss_chunks=args.loss_chunks,
         ),
     )
 
@@ -74,7 +78,10 @@ def _print_time(fields: dict[str, Any], title: str) -> None:
 def _print_one(est: Estimate, verdict: str | None, gpu: str | None) -> None:
     print(
         f"{est.model} / {est.method} / {est.precision} / {est.optimizer}"
-        f"{' / grad-ckpt' if est.grad_checkpointing else ''}: batch {est.batch_size} x "
+        f"{' / grad-ckpt' if est.grad_checkpointing else ''}"
+        f"{' / optimizer in backward' if est.optimizer_in_backward else ''}"
+        f"{f' / loss in {est.loss_chunks} chunks' if est.loss_chunks else ''}"
+        f": batch {est.batch_size} x "
         f"{est.max_length} tokens ({est.task_kind})"
     )
     for name, value in est.components.items():
@@ -83,6 +90,12 @@ def _print_one(est: Estimate, verdict: str | None, gpu: str | None) -> None:
         f"  {'peak allocated':<28} {est.peak_allocated_bytes / GIB:8.2f} GiB"
         "  (torch.cuda.max_memory_allocated of the training step)"
     )
+    if est.managed_bytes:
+        print(
+            f"  {'paged optimizer states':<28} {est.managed_bytes / GIB:8.2f} GiB"
+            "  (CUDA unified memory: outside torch's allocator, evicted to the host when the "
+            "card is full)"
+        )
     print(
         f"  {'peak on the device (NVML)':<28} {est.peak_device_bytes / GIB:8.2f} GiB"
         "  (+ CUDA context and allocator cache)"

@@ -58,6 +58,12 @@ def add_budget(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--grad-accumulation", type=int, help="micro-batches per optimizer step (default 1)"
     )
+    run.add_argument(
+        "--grad-clip",
+        type=float,
+        metavar="NORM",
+        help="clip the gradients' global norm at NORM; 0: no clipping (default 1)",
+    )
     run.add_argument("--eval-every", type=int, help="validation every N optimizer steps")
     run.add_argument(
         "--early-stopping",

@@ -82,6 +82,8 @@ class CellSpec:
     trial: bool = False  # a search trial: scored on validation, the test split never read
     unfreeze_every: int | None = None  # progressive unfreezing: one more block every N steps
     self_training: float | None = None  # pseudo-label confidence threshold (k-shot cells)
+    optimizer_in_backward: bool = False  # each parameter steps as its gradient arrives
+    loss_chunks: int | None = None  # causal LM loss upcast to fp32 in this many token chunks
     # The code that makes the numbers: the method's and the task's declared version
     # (bench.core.registry), so that a changed method never reuses its old cells.
     method_version: int | str = 1
@@ -112,6 +114,13 @@ class CellSpec:
         tags += ["compile"] if self.compile else []
         tags += [f"accumulate {self.grad_accumulation}"] if self.grad_accumulation > 1 else []
         tags += [f"early stop {self.early_stopping}"] if self.early_stopping else []
+        tags += (
+            [f"clip {self.grad_clip:g}" if self.grad_clip else "no clipping"]
+            if (self.grad_clip != 1.0)
+            else []
+        )
+        tags += ["optimizer in backward"] if self.optimizer_in_backward else []
+        tags += [f"loss in {self.loss_chunks} chunks"] if self.loss_chunks else []
         tags += [f"{self.shots}-shot"] if self.shots else []
         tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
         tags += (
@@ -154,6 +163,8 @@ LATER_FIELDS = {
         "trial",
         "unfreeze_every",
         "self_training",
+        "optimizer_in_backward",
+        "loss_chunks",
         "method_version",
         "task_version",
     )

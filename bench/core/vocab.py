@@ -25,3 +25,5 @@ class StepShape:
     grad_checkpointing: bool = False
     task_kind: str | None = None  # None: generation for decoders, classification for encoders
     num_labels: int = 2
+    optimizer_in_backward: bool = False  # bench.cell.optimizer_in_backward
+    loss_chunks: int | None = None  # bench.models.chunked_loss

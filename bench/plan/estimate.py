@@ -23,10 +23,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from bench.cell.optimizer_in_backward import OptimizerInBackward
 from bench.core.errors import Unsupported
 from bench.core.registry import METHODS
 from bench.core.vocab import OPTIMIZERS, StepShape
 from bench.hardware.gpus import CUDA_CONTEXT_BYTES
+from bench.models.chunked_loss import use_chunked_loss
 from bench.models.precision import get_recipe, keep_added_fp32
 from bench.models.sources import enable_gradient_checkpointing
 from bench.plan.live_bytes import LiveBytes
@@ -38,6 +40,7 @@ from bench.plan.op_costs import extend as extend_costs
 ALLOCATOR_CACHE_FRACTION = 0.05  # reserved beyond allocated at the peak (fragmentation)
 BNB_MIN_8BIT_SIZE = 4096  # bitsandbytes keeps smaller tensors' optimizer states in 32 bits
 BNB_BLOCK = 256  # 8-bit optimizer: one fp32 absmax per block of 256 values
+BNB_MIN_PAGED_SIZE = 100_000  # paged optimizers page the states of tensors this large
 
 
 @dataclass
@@ -65,6 +68,11 @@ class Estimate:
     phases: dict[str, dict[str, int]] = field(default_factory=dict)
     # FLOPs, bytes and ops of the step by phase, op class and intensity (bench.plan.op_costs)
     costs: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    optimizer_in_backward: bool = False
+    loss_chunks: int | None = None
+    # Paged optimizer states (bitsandbytes' cudaMallocManaged): outside torch's allocator, so
+    # in no torch counter; on the card (NVML) while it has room, evicted to the host after.
+    managed_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +188,13 @@ def optimizer_8bit_bytes(params: list[nn.Parameter]) -> int:
     return total
 
 
+def paged_state_bytes(params: list[nn.Parameter]) -> int:
+    """The part of optimizer_8bit_bytes a paged optimizer puts in unified memory: the two uint8
+    states of each tensor of at least 100,000 values (bitsandbytes' get_state_buffer); the
+    block absmax stay in torch's allocator."""
+    return sum(2 * p.numel() for p in params if p.numel() >= BNB_MIN_PAGED_SIZE)
+
+
 def _inputs(
     task_kind: str, batch_size: int, max_length: int, vocab: int, labels: int, device: str
 ) -> dict:
@@ -238,7 +253,8 @@ def estimate(
     result.components = dict(result.phases[peak_phase])
     result.basis["peak"] = f"during the {peak_phase}"
     result.peak_allocated_bytes = sum(result.components.values())
-    result.peak_device_bytes = device_bytes(result.peak_allocated_bytes)
+    result.managed_bytes = extend(two.managed_bytes, three.managed_bytes)
+    result.peak_device_bytes = device_bytes(result.peak_allocated_bytes) + result.managed_bytes
     result.costs = extend_costs(two.costs, three.costs, depth)
     result.activations_saved_bytes = extend(
         two.activations_saved_bytes, three.activations_saved_bytes
@@ -308,6 +324,8 @@ def _estimate_at(
     quantized = _quantized_linears(net, heads) if bits else []
     if grad_checkpointing:
         enable_gradient_checkpointing(net)
+    if shape.loss_chunks:
+        use_chunked_loss(net, shape.loss_chunks)
     trainable = [p for p in net.parameters() if p.requires_grad]
     counts = (sum(p.numel() for p in trainable), sum(p.numel() for p in net.parameters()))
     # Meta tensors where no autocast is needed (3x faster than fake ones); autocast exists
@@ -319,16 +337,38 @@ def _estimate_at(
         if fake:
             _fake_copy(net)
         trainable = [p for p in net.parameters() if p.requires_grad]
-        if optimizer.endswith("8bit"):
-            opt: torch.optim.Optimizer = torch.optim.SGD(trainable, lr=1e-3)
-        else:
+
+        def make_optimizer(params: list[Any]) -> torch.optim.Optimizer:
+            if optimizer.endswith("8bit"):  # its states are analytic (below)
+                return torch.optim.SGD(params, lr=1e-3)
             # Fused AdamW takes no meta tensors: there the single-tensor loop stands in (its
             # temporaries are one tensor's, as the fused kernel's are none); its cost is
             # replaced below.
             fused = optimizer == "adamw-fused"
-            opt = torch.optim.AdamW(
-                trainable, lr=1e-4, foreach=optimizer == "adamw", fused=fused and fake
+            return torch.optim.AdamW(
+                params, lr=1e-4, foreach=optimizer == "adamw", fused=fused and fake
             )
+
+        tracker = LiveBytes()
+        costs = OpCosts()
+        grad_keys: set[int] = set()
+
+        @contextlib.contextmanager
+        def stepping(param: nn.Parameter) -> Iterator[None]:
+            """Around a step in backward: its gradient counted, its ops the step's."""
+            grad_keys.update(tracker.serials([param.grad]))
+            costs.phase("optimizer step")
+            try:
+                yield
+            finally:
+                costs.phase("backward")
+
+        in_backward = (
+            OptimizerInBackward([{"params": trainable}], make_optimizer, around=stepping)
+            if shape.optimizer_in_backward
+            else None
+        )
+        opts = list(in_backward.optimizers.values()) if in_backward else [make_optimizer(trainable)]
         vocab = int(getattr(config, "vocab_size", 32000))
         batch = _inputs(built.task_kind, batch_size, max_length, vocab, num_labels, device)
         net.train()
@@ -339,14 +379,16 @@ def _estimate_at(
             with torch.autocast("cpu", dtype=recipe.autocast):
                 return net(**batch).loss
 
-        for p in trainable:  # a first step on zero gradients creates the optimizer's states
-            p.grad = torch.zeros_like(p)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        tracker = LiveBytes()
-        costs = OpCosts()
+        for opt in opts:  # a first step on zero gradients creates the optimizer's states
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    p.grad = torch.zeros_like(p)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         weights = list(net.parameters()) + list(net.buffers())
-        states = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+        states = [
+            v for opt in opts for s in opt.state.values() for v in s.values() if torch.is_tensor(v)
+        ]
         tracker.track(weights + states)
         weight_keys, state_keys = tracker.serials(weights), tracker.serials(states)
 
@@ -360,12 +402,15 @@ def _estimate_at(
             saved = tracker.sweep() - tracker.bytes_of(weight_keys | state_keys)
             phase("backward")
             loss.backward()
-            grad_keys = tracker.serials(p.grad for p in trainable if p.grad is not None)
-            phase("gradient clipping")
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)  # as the cells' loop (grad_clip)
-            phase("optimizer step")
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            grad_keys |= tracker.serials(p.grad for p in trainable if p.grad is not None)
+            if in_backward is None:  # in backward: each parameter stepped as its gradient came
+                phase("gradient clipping")
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)  # as the cells' loop (grad_clip)
+                phase("optimizer step")
+                opts[0].step()
+                opts[0].zero_grad(set_to_none=True)
+        if in_backward is not None:
+            in_backward.remove()
 
     def parts(at_peak: dict[int, int], peak: int) -> dict[str, int]:
         def part(keys: set[int]) -> int:
@@ -395,10 +440,18 @@ def _estimate_at(
         # One fused kernel reads weight, gradient and both states and writes weight and states.
         step_bytes = sum(7 * p.numel() * p.element_size() for p in trainable)
         _fused_step_costs(costs.table, step_bytes, len(trainable))
+    managed = 0
     if optimizer.endswith("8bit"):
+        if optimizer.startswith("paged"):
+            managed = paged_state_bytes(trainable)
         for components in phases.values():
-            components["optimizer_states"] = optimizer_8bit_bytes(trainable)
+            components["optimizer_states"] = optimizer_8bit_bytes(trainable) - managed
         basis["optimizer_states"] = "analytic: bitsandbytes 8-bit Adam (2 states, block absmax)"
+        if managed:
+            basis["optimizer_states"] += (
+                "; the paged uint8 states of tensors of 100,000 values or more are in CUDA "
+                "unified memory (managed_bytes), which no torch counter sees"
+            )
         # The traced step ran SGD in its place: one fused kernel reads the weight, its gradient
         # and both 8-bit states, and writes the weight and the states.
         step_bytes = sum(p.numel() * (3 * p.element_size() + 4) for p in trainable)
@@ -447,7 +500,7 @@ def _estimate_at(
         max_length=max_length,
         task_kind=built.task_kind,
         peak_allocated_bytes=allocated,
-        peak_device_bytes=device_bytes(allocated),
+        peak_device_bytes=device_bytes(allocated) + managed,
         components=components,
         activations_saved_bytes=saved,
         trainable_params=counts[0],
@@ -456,4 +509,7 @@ def _estimate_at(
         seconds=time.perf_counter() - started,
         phases=phases,
         costs=costs.table,
+        optimizer_in_backward=shape.optimizer_in_backward,
+        loss_chunks=shape.loss_chunks,
+        managed_bytes=managed,
     )

@@ -25,6 +25,8 @@ ESTIMATOR_MODULES = (
     "bench.models.quantize",
     "bench.plan.meta_model",
     "bench.models.sources",
+    "bench.models.chunked_loss",
+    "bench.cell.optimizer_in_backward",
 )
 
 

@@ -57,6 +57,8 @@ def _step_of(spec: CellSpec) -> tuple[str, str, Settings, StepShape]:
         spec.grad_checkpointing,
         kind,
         labels,
+        optimizer_in_backward=spec.optimizer_in_backward,
+        loss_chunks=spec.loss_chunks,
     )
     return spec.model.removeprefix("config:"), spec.method, spec.settings, shape
 
@@ -74,6 +76,17 @@ def step_key(model: str, method: str, settings: Settings, shape: StepShape) -> t
         shape.max_length,
         shape.task_kind,
         shape.num_labels,
+    ) + _later_fields(shape)
+
+
+def _later_fields(shape: StepShape) -> tuple:
+    """Step options added after estimates were first kept: in the key only when set, so that
+    the estimates kept before them keep their names."""
+    if not shape.optimizer_in_backward and not shape.loss_chunks:
+        return ()
+    return (
+        ("optimizer_in_backward", shape.optimizer_in_backward),
+        ("loss_chunks", shape.loss_chunks),
     )
 
 
@@ -101,6 +114,13 @@ def _stored(
     return name, Estimate(**stored) if stored is not None else None
 
 
+def stored_estimate(
+    model: str, method: str, settings: Settings, shape: StepShape
+) -> Estimate | None:
+    """The estimate kept on disk for these inputs, code and libraries; None when not made yet."""
+    return _stored(model, method, settings, shape)[1]
+
+
 def cached_estimate(model: str, method: str, settings: Settings, shape: StepShape) -> Estimate:
     """estimate(), kept on disk (bench.plan.estimate_cache): made once per inputs, code and
     library versions."""
@@ -115,8 +135,10 @@ def cached_estimate(model: str, method: str, settings: Settings, shape: StepShap
 
 
 def verdict_for(est: Estimate, profile: GpuProfile) -> str:
-    """fits when what NVML would show stays within the card's memory."""
-    return Verdict.FITS if est.peak_device_bytes <= profile.memory_bytes else Verdict.WONT_FIT
+    """fits when what NVML would show stays within the card's memory (paged optimizer states
+    apart: unified memory goes to the host when the card is full)."""
+    resident = est.peak_device_bytes - est.managed_bytes
+    return Verdict.FITS if resident <= profile.memory_bytes else Verdict.WONT_FIT
 
 
 def _estimate_or_reason(spec_json: str) -> tuple[Estimate | None, str | None, str]:

@@ -115,6 +115,40 @@ def _check_self_training(spec: CellSpec) -> None:
         raise ValueError(f"self-training needs a classification task; {spec.task} is {kind}")
 
 
+def check_step_options(spec: CellSpec) -> None:
+    """The step's memory options against what they need: chunked loss a causal LM's loss, the
+    optimizer step in backward no global gradient norm, accumulation or loss scaling."""
+    from bench.core.registry import TASKS
+    from bench.models.precision import get_recipe
+
+    check_at_least("grad_clip", spec.grad_clip, 0)
+    check_at_least("loss_chunks", spec.loss_chunks, 1)
+    if spec.loss_chunks and TASKS.get(spec.task).kind != "generation":
+        raise ValueError(
+            f"loss_chunks {spec.loss_chunks}: chunked cross-entropy is for a causal LM's loss "
+            f"over its vocabulary; {spec.task} is a {TASKS.get(spec.task).kind} task (use a "
+            "generation task, or leave --loss-chunks unset)"
+        )
+    if not spec.optimizer_in_backward:
+        return
+    why = "the optimizer step in backward steps each parameter as its gradient arrives"
+    if spec.grad_clip:
+        raise ValueError(
+            f"grad_clip {spec.grad_clip:g}: {why}, so there is no global gradient norm to clip; "
+            "set --grad-clip 0"
+        )
+    if spec.grad_accumulation != 1:
+        raise ValueError(
+            f"grad_accumulation {spec.grad_accumulation}: {why}, before the next micro-batch "
+            "could add to the gradient; use 1"
+        )
+    if get_recipe(spec.precision).loss_scaling:
+        raise ValueError(
+            f"precision {spec.precision}: {why}, before the loss scaler could check every "
+            "gradient for infinities; use bf16, amp-bf16 or fp32"
+        )
+
+
 def check_cells(cells: Iterable[CellSpec], given: Collection[str] = ()) -> None:
     """Every cell's settings and budget, each distinct value once, before anything trains;
     `given` names the budget fields the user set (an explicit train_size is checked against
@@ -157,6 +191,7 @@ def check_cells(cells: Iterable[CellSpec], given: Collection[str] = ()) -> None:
         if spec.self_training is not None:
             _check_self_training(spec)
         check_at_least("epochs", spec.epochs, 0, strict=True)
+        check_step_options(spec)
         if spec.early_stopping and not spec.eval_every:
             raise ValueError(
                 f"early stopping (patience {spec.early_stopping}) evaluates every eval_every "

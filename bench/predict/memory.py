@@ -64,6 +64,17 @@ def reference_estimate(ref: Reference, seq_len: int | None = None) -> Estimate:
     return cached_estimate(ref.model, ref.method, tuple(sorted(ref.settings.items())), shape)
 
 
+def reference_estimated(ref: Reference, seq_len: int | None = None) -> bool:
+    """Whether reference_estimate is kept on disk already (answers at once)."""
+    from dataclasses import replace
+
+    from bench.plan.planner import stored_estimate
+
+    shape = replace(ref.shape, max_length=seq_len or ref.seq_len)
+    settings = tuple(sorted(ref.settings.items()))
+    return stored_estimate(ref.model, ref.method, settings, shape) is not None
+
+
 def accelerate_training_bytes(total_params: int, precision: str) -> int:
     """`accelerate estimate-memory`'s "Training using Adam" for the row's dtype: accelerate's
     own formula on the fp32 size of the model's parameters (as its empty model has them), for

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.hardware.gpus import get_gpu
-from bench.predict.memory import MemoryPrediction, base_params, predict_memory, reference_estimate
+from bench.predict.memory import (
+    MemoryPrediction,
+    base_params,
+    predict_memory,
+    reference_estimate,
+)
 from bench.predict.references import Reference
 from bench.predict.step_time import Efficiency, StepTime, TimedRow, fit_efficiency, step_time
 
@@ -58,6 +63,19 @@ def _timed(ref: Reference) -> TimedRow | None:
         ref.grad_checkpointing,
         ref.tokens_per_s,
     )
+
+
+def not_yet_estimated(refs: list[Reference]) -> list[str]:
+    """The rows whose estimates (memory, and time where a throughput is published) are not on
+    disk yet: predict_all would make them, a minute or more each on two cores."""
+    from bench.predict.memory import reference_estimated
+
+    return [
+        ref.id
+        for ref in refs
+        if not reference_estimated(ref)
+        or (ref.tokens_per_s is not None and not reference_estimated(ref, _time_length(ref)))
+    ]
 
 
 def predict_all(refs: list[Reference]) -> Predictions:

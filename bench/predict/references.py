@@ -49,6 +49,8 @@ class Reference:
     time_seq_len: int | None = None  # tokens per sequence of the throughput, when not seq_len
     train_s: float | None = None
     steps: int | None = None
+    optimizer_in_backward: bool = False
+    loss_chunks: int | None = None
     unmatched: tuple[str, ...] = ()
     note: str = ""
 
@@ -61,6 +63,8 @@ class Reference:
             self.optimizer,
             self.grad_checkpointing,
             "generation",
+            optimizer_in_backward=self.optimizer_in_backward,
+            loss_chunks=self.loss_chunks,
         )
 
     @property
@@ -119,7 +123,7 @@ def _check(row: dict[str, Any], index: int) -> Reference:
     except Exception as exc:
         raise _bad(row_id, "model", row["model"], str(exc)) from None
     numbers = ("batch_size", "seq_len", "memory_gib", "tokens_per_s", "time_seq_len", "train_s")
-    for name in (*numbers, "steps"):
+    for name in (*numbers, "steps", "loss_chunks"):
         value = row.get(name)
         if value is not None and (isinstance(value, bool) or not value > 0):
             raise _bad(row_id, name, value, "a number above 0")

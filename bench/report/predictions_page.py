@@ -27,6 +27,10 @@ def estimate_command(ref: Reference) -> str:
     ]
     if ref.grad_checkpointing:
         parts.append("--grad-checkpointing")
+    if ref.optimizer_in_backward:
+        parts.append("--optimizer-in-backward")
+    if ref.loss_chunks:
+        parts.append(f"--loss-chunks {ref.loss_chunks}")
     for key, value in ref.settings.items():
         shown = ",".join(value) if isinstance(value, tuple) else value
         parts.append(f"--set {key}={shown}")
@@ -45,6 +49,8 @@ def _against(value: int | None, measured: float) -> str:
 
 def _step(ref: Reference) -> str:
     ckpt = ", checkpointing" if ref.grad_checkpointing else ""
+    ckpt += ", step in backward" if ref.optimizer_in_backward else ""
+    ckpt += f", loss in {ref.loss_chunks} chunks" if ref.loss_chunks else ""
     return f"{ref.batch_size} x {ref.seq_len}, {ref.precision}, {ref.optimizer}{ckpt}"
 
 
@@ -135,7 +141,12 @@ def predictions_page(predictions: Predictions, command: str, source: str) -> str
         "command for each row is listed below), converted to the counter the source used: "
         f"{counters}. Allocated and active are the traced peak; reserved adds "
         f"{ALLOCATOR_CACHE_FRACTION:.0%} for the allocator's cache (an uncalibrated lead); "
-        "`memory error` is ftbench / measured - 1. No memory constant was fitted on these rows.",
+        "`memory error` is ftbench / measured - 1. No memory constant was fitted on these rows. "
+        "A paged optimizer's states (bitsandbytes' paged 8-bit Adam) are CUDA unified memory, "
+        "outside torch's allocator: in no torch counter, in `device` while on the card. A step "
+        "in backward steps each parameter as its gradient arrives and frees the gradient; a "
+        "loss in chunks upcasts the logits to fp32 one chunk of tokens at a time (both run in "
+        "cells as well: `--optimizer-in-backward`, `--loss-chunks N`).",
         "- `ftbench tok/s`: the same traced step's FLOPs and bytes, op by op (torch's FLOP "
         "formulas; bytes are each op's inputs and outputs), binned by arithmetic intensity; each "
         "bin takes the longest of its FLOPs at the card's dense peak and its bytes at its memory "
