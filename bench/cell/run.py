@@ -60,6 +60,7 @@ def run_cell(
     loop.curve.append({"step": len(loop.losses), **scorer.validation()})
     evaluated = Evaluated(*scorer.final())
     measured = Measured(memory.stop(), speed, flops, energy_out, tf32)
+    serving = _serve(setup, loaded) if spec.inference else None
     wall_s = time.perf_counter() - wall_start
     record = cell_record(
         setup,
@@ -73,7 +74,35 @@ def run_cell(
         wall_s,
         environment(setup.device),
     )
-    return record.to_dict()
+    out = record.to_dict()
+    if serving is not None:
+        out["inference"] = serving
+    return out
+
+
+def _serve(setup: CellSetup, loaded: LoadedCell) -> dict:
+    """The inference stage on the test part (bench.serve.stage), outside the training meters; a
+    failure of the stage is recorded in it, and the trained cell kept."""
+    from bench.core.registry import split_common
+    from bench.serve.stage import inference_stage
+
+    def base() -> torch.nn.Module:
+        torch.manual_seed(setup.spec.seed)  # a `config:` model's random weights, as trained
+        return setup.model_info.load(setup.task.kind, setup.num_labels, setup.load_target())[0]
+
+    def rebuilt() -> torch.nn.Module:
+        own, _ = split_common(setup.settings)
+        return setup.method.apply(base(), own, loaded.ctx)
+
+    try:
+        return inference_stage(
+            loaded.model, base, rebuilt, loaded.test, setup.device, loaded.pad_id
+        )
+    except Exception as exc:  # the trained cell stands: the stage's failure is recorded with it
+        if is_device_oom(exc) or is_host_oom(exc):
+            raise
+        text = "".join(traceback.format_exception(exc)).strip()
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": text}
 
 
 def _trainer(

@@ -30,6 +30,7 @@ BUDGET_OPTIONS = (
     "optimizer_in_backward",
     "loss_chunks",
     "grad_clip",
+    "inference",
     "compile",
     "grad_accumulation",
     "eval_every",

@@ -59,6 +59,13 @@ def add_budget(run: argparse.ArgumentParser) -> None:
         "--grad-accumulation", type=int, help="micro-batches per optimizer step (default 1)"
     )
     run.add_argument(
+        "--inference",
+        action="store_true",
+        default=None,
+        help="after evaluation, measure serving: the shipped state's size and reload, merging, "
+        "latency and throughput beside the base model (classification tasks)",
+    )
+    run.add_argument(
         "--grad-clip",
         type=float,
         metavar="NORM",

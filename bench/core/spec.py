@@ -84,6 +84,7 @@ class CellSpec:
     self_training: float | None = None  # pseudo-label confidence threshold (k-shot cells)
     optimizer_in_backward: bool = False  # each parameter steps as its gradient arrives
     loss_chunks: int | None = None  # causal LM loss upcast to fp32 in this many token chunks
+    inference: bool = False  # the serving stage after evaluation (bench.serve.stage)
     # The code that makes the numbers: the method's and the task's declared version
     # (bench.core.registry), so that a changed method never reuses its old cells.
     method_version: int | str = 1
@@ -121,6 +122,7 @@ class CellSpec:
         )
         tags += ["optimizer in backward"] if self.optimizer_in_backward else []
         tags += [f"loss in {self.loss_chunks} chunks"] if self.loss_chunks else []
+        tags += ["serving measured"] if self.inference else []
         tags += [f"{self.shots}-shot"] if self.shots else []
         tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
         tags += (
@@ -165,6 +167,7 @@ LATER_FIELDS = {
         "self_training",
         "optimizer_in_backward",
         "loss_chunks",
+        "inference",
         "method_version",
         "task_version",
     )

@@ -173,3 +173,31 @@ register_suite(
         budget={"train_size": None, "max_length": 96, "batch_size": 8, "max_steps": 40},
     )
 )
+
+register_suite(
+    SuiteSpec(
+        name="serving",
+        description=(
+            "What each kind of method costs to ship and to serve, on the embedded default's "
+            "data and budget (MiniLM, 640 training tweets, 64 tokens, batch 32, 20 steps, one "
+            "seed): the default's three methods and a prompt (prompt tuning), a rescaling "
+            "(IA3), two bottleneck adapters (Houlsby, Pfeiffer) and a sparse mask, each "
+            "followed by the inference stage (`--inference`): the shipped state and its reload, "
+            "merging, and batch-1 latency and batch-32 throughput beside the base model."
+        ),
+        models=("minilm",),
+        tasks=("tweet_sentiment",),
+        methods=(
+            MethodChoice("full", lr=1e-4),
+            DEFAULT_LORA,
+            MethodChoice("bitfit", lr=5e-3),
+            MethodChoice("prompt_tuning"),
+            MethodChoice("ia3"),
+            MethodChoice("houlsby", lr=3e-3),
+            MethodChoice("pfeiffer", lr=3e-3),
+            MethodChoice("sparse"),
+        ),
+        seeds=(0,),
+        budget={**FIRST_RUN_BUDGET, "inference": True},
+    )
+)

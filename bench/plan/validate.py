@@ -129,6 +129,11 @@ def check_step_options(spec: CellSpec) -> None:
             f"over its vocabulary; {spec.task} is a {TASKS.get(spec.task).kind} task (use a "
             "generation task, or leave --loss-chunks unset)"
         )
+    if spec.inference and TASKS.get(spec.task).kind == "generation":
+        raise ValueError(
+            f"inference: the serving stage measures classifiers and regressors for now; "
+            f"{spec.task} is a generation task (leave --inference unset)"
+        )
     if not spec.optimizer_in_backward:
         return
     why = "the optimizer step in backward steps each parameter as its gradient arrives"

@@ -68,6 +68,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 recall=res.get("per_class_recall"),
                 lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
                 embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
+                inference=res.get("inference"),
             )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ from bench.report.estimates import estimate_section
 from bench.report.failures import failure_notes
 from bench.report.labels import BASELINE
 from bench.report.plots import method_summary, pareto_plot
+from bench.report.serving_table import serving_section
 from bench.stats.collapse import with_failure_modes
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
@@ -309,6 +310,7 @@ def suite_report(
                 lines.append("")
                 lines.append(recall.to_markdown(index=False, disable_numparse=True))
                 lines.append("")
+            lines += serving_section(ok)
             if plots is not None and ok["method"].nunique() > 1:
                 folder, stem = plots
                 name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"

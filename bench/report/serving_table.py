@@ -1,0 +1,150 @@
+"""The serving table of a suite page: what each method ships, whether it reloads and merges to
+the same outputs, and its latency against the base model timed side by side in the cell."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import pandas as pd
+
+MB = 1e6
+
+SERVING_NOTE = (
+    "Serving (cells run with `--inference`, after their evaluation, on the test part): "
+    "`shipped MB` is what a task needs beside the base model (a peft adapter's "
+    "`save_pretrained` with any trained head; else the trained tensors, whole), `reload` the "
+    "examples whose predicted class changed when a fresh base loaded it back, and its largest "
+    "logit difference; `merge` the same for the merged model (peft `merge_and_unload`; `—` "
+    "where nothing merges). Latency: one example at a time, median and 95th percentile over "
+    "30 calls; throughput at a batch of 32. `x vs base` is the base model's median latency "
+    "over the method's, both timed side by side in the cell's own interleaved rounds (higher: "
+    "faster; the base is the pretrained model without the method); milliseconds of different "
+    "rows come from different cells, possibly hours apart. ONNX Runtime: the served model (the "
+    "merged one where it merges) exported by torch.onnx and run by ONNX Runtime on the named "
+    "provider, its speed against that PyTorch model in the same rounds and its agreement with "
+    "PyTorch's logits; int8: ONNX Runtime's dynamic quantisation of the weights, its speed, "
+    "test accuracy change against PyTorch's and flipped predictions. Medians over seeds; "
+    "`contended`: other processes or the hypervisor took time during some seed's rounds."
+)
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _agreement(parts: list[dict[str, Any]]) -> str:
+    """Flipped predictions over every seed and the largest logit difference."""
+    if not parts:
+        return "—"
+    flipped = sum(p["flipped"] for p in parts)
+    examples = sum(p["examples"] for p in parts)
+    worst = max(p["max_abs_logit_diff"] for p in parts)
+    return f"{flipped} of {examples} flipped, max |Δlogit| {worst:.1e}"
+
+
+def _latency(latency: list[dict[str, Any]], variant: str, key: str) -> float | None:
+    """The median over seeds of one variant's figure."""
+    return _median([t[variant][key] for t in latency if variant in t])
+
+
+def _against(latency: list[dict[str, Any]], variant: str, reference: str = "base") -> float | None:
+    """The median over seeds of the reference's batch-1 latency over the variant's (timed in
+    the same rounds; higher: the variant is faster)."""
+    ratios = []
+    for t in latency:
+        ref = reference if reference != "served" else ("merged" if "merged" in t else "trained")
+        if variant in t and ref in t:
+            ratios.append(t[ref]["latency_b1_median_ms"] / t[variant]["latency_b1_median_ms"])
+    return _median(ratios)
+
+
+def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) -> dict[str, str]:
+    """ONNX Runtime's agreement and speed against the served PyTorch model, and int8's."""
+    runs = [r.get("onnx") or {} for r in records]
+    failed = [o["error"] for o in runs if "error" in o]
+    runs = [o for o in runs if "onnx" in o]
+    if not runs:
+        reason = f"failed: {failed[0]}" if failed else "—"
+        return {"ONNX Runtime": reason, "int8": "—"}
+    provider = runs[0]["provider"].removesuffix("ExecutionProvider")
+    fp32 = _agreement([o["onnx"] for o in runs])
+    speed = _fmt(_against(latency, "onnx", "served"), ".2f")
+    change = _median(
+        [
+            o["onnx int8"].get("accuracy", 0) - o["pytorch_accuracy"]
+            for o in runs
+            if "pytorch_accuracy" in o
+        ]
+    )
+    int8_speed = _fmt(_against(latency, "onnx int8", "served"), ".2f")
+    int8_flips = sum(o["onnx int8"]["flipped"] for o in runs)
+    return {
+        "ONNX Runtime": f"{provider}: x{speed} vs PyTorch; {fp32}",
+        "int8": (
+            f"x{int8_speed} vs PyTorch; Δ accuracy {_fmt(change, '+.4f')}, {int8_flips} flipped"
+        ),
+    }
+
+
+def serving_rows(ok: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per method of the cells that measured serving; None when none did."""
+    if "inference" not in ok:
+        return None
+    rows = []
+    for method, group in ok.groupby("method", sort=False):
+        records = [r for r in group["inference"] if isinstance(r, dict)]
+        if not records:
+            continue
+        failed = [r["error"] for r in records if "error" in r]
+        records = [r for r in records if "error" not in r]
+        if not records:
+            rows.append({"method": method, "shipped MB": f"failed: {failed[0]}"})
+            continue
+        latency = [r["latency"] for r in records]
+        merges = [r["merge"] for r in records]
+        merged = [m for m in merges if m.get("merged")]
+
+        rows.append(
+            {
+                "method": method,
+                "shipped MB": _fmt(_median([r["shipped"]["bytes"] / MB for r in records]), ".3f"),
+                "what ships": records[0]["shipped"]["what"],
+                "reload": _agreement([r["shipped"]["reloaded"] for r in records]),
+                "merge": _agreement(merged) if merged else merges[0]["how"],
+                "latency b1 ms (median / p95)": (
+                    f"{_fmt(_latency(latency, 'trained', 'latency_b1_median_ms'), '.2f')} / "
+                    f"{_fmt(_latency(latency, 'trained', 'latency_b1_p95_ms'), '.2f')}"
+                ),
+                "x vs base": _fmt(_against(latency, "trained"), ".2f"),
+                "merged x vs base": _fmt(_against(latency, "merged"), ".2f") if merged else "—",
+                "throughput /s (b32)": _fmt(
+                    _latency(latency, "trained", "throughput_per_s"), ",.0f"
+                ),
+                "base b1 ms": _fmt(_latency(latency, "base", "latency_b1_median_ms"), ".2f"),
+                **_onnx_columns(records, latency),
+                "seeds": len(records),
+                "contended": "yes" if any(t["load"]["contended"] for t in latency) else "no",
+            }
+        )
+    return pd.DataFrame(rows) if rows else None
+
+
+def serving_section(ok: pd.DataFrame) -> list[str]:
+    """The markdown lines of the serving table and its note (none without serving records)."""
+    table = serving_rows(ok)
+    if table is None:
+        return []
+    return [
+        "Serving:",
+        "",
+        table.to_markdown(index=False, disable_numparse=True),
+        "",
+        SERVING_NOTE,
+        "",
+    ]

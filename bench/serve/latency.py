@@ -1,0 +1,80 @@
+"""Serving latency and throughput of several variants of a model, timed side by side:
+interleaved rounds in one process, with the machine's load over the window."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.meters.load import LoadMeter
+from bench.meters.speed import synchronize
+
+Call = Callable[[dict[str, torch.Tensor]], Any]
+
+
+def module_call(model: nn.Module) -> Call:
+    """A PyTorch model as a variant: eval mode, called on the batch's tensors."""
+    model.eval()
+    return lambda batch: model(**batch)
+
+
+def _forward_s(call: Call, batch: dict[str, torch.Tensor], device: torch.device) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    call(batch)
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (linear interpolation between order statistics)."""
+    ordered = sorted(values)
+    rank = 0.95 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@torch.no_grad()
+def time_variants(
+    variants: dict[str, Call],
+    single: dict[str, torch.Tensor],
+    serving: dict[str, torch.Tensor],
+    device: torch.device,
+    rounds: int = 5,
+    singles_per_round: int = 6,
+    warmup: int = 2,
+) -> dict[str, Any]:
+    """Each variant's (a call on a batch) latency at batch 1 (median and p95 over every timed
+    call) and throughput at the serving batch (examples per second over the median call);
+    variants take turns in every round, so a slower moment of the machine falls on them all."""
+    for call in variants.values():
+        for _ in range(warmup):
+            call(single)
+            call(serving)
+    singles: dict[str, list[float]] = {name: [] for name in variants}
+    batches: dict[str, list[float]] = {name: [] for name in variants}
+    meter = LoadMeter().start()
+    for _ in range(rounds):
+        for name, call in variants.items():
+            singles[name] += [_forward_s(call, single, device) for _ in range(singles_per_round)]
+            batches[name].append(_forward_s(call, serving, device))
+    load = meter.stop()
+    size = int(serving["input_ids"].shape[0])
+    out: dict[str, Any] = {
+        name: {
+            "latency_b1_median_ms": 1e3 * statistics.median(singles[name]),
+            "latency_b1_p95_ms": 1e3 * p95(singles[name]),
+            "serving_batch": size,
+            "throughput_per_s": size / statistics.median(batches[name]),
+            "calls": len(singles[name]) + len(batches[name]),
+        }
+        for name in variants
+    }
+    out["load"] = load.to_dict()
+    return out

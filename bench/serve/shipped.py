@@ -1,0 +1,41 @@
+"""What ships per task after training: the saved trainable state, its bytes and what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+
+def save_shipped(model: nn.Module, folder: Path) -> dict[str, Any]:
+    """Save what a task needs beside the base model into `folder`: a peft model's adapter
+    (`save_pretrained`: the method's weights and any head it trains), else the trained tensors
+    (the whole model for full fine-tuning; tensors tied to one another saved once)."""
+    from peft import PeftModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, PeftModel):
+        model.save_pretrained(folder)
+        what = "adapter: peft save_pretrained (the method's weights and any trained head)"
+    else:
+        from safetensors.torch import save_file
+
+        state, seen = {}, set()
+        params = list(model.named_parameters(remove_duplicate=False))
+        for name, param in params:
+            if param.requires_grad and param.data_ptr() not in seen:
+                seen.add(param.data_ptr())
+                state[name] = param.detach().contiguous().cpu()
+        save_file(state, str(folder / "trained.safetensors"))
+        if all(p.requires_grad for _, p in params):
+            what = "the whole model (every tensor trains)"
+        else:
+            total = len({p.data_ptr() for _, p in params})
+            what = f"the {len(state)} trained tensors of {total}, whole"
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {
+        "bytes": sum(f.stat().st_size for f in files),
+        "what": what,
+        "files": [str(f.relative_to(folder)) for f in files],
+    }

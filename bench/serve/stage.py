@@ -1,0 +1,137 @@
+"""The inference stage of a cell, after its evaluation: what ships, whether it loads back to
+the same outputs, whether merging changes them, and the serving latency of the base, the
+trained model and the merged one, timed side by side."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.data.splits import Encoded, collate, to_device
+from bench.serve.latency import Call, module_call, time_variants
+from bench.serve.merge import logits_of, merged_copy, output_agreement
+from bench.serve.shipped import save_shipped
+
+SERVING_BATCH = 32
+
+
+def reload_shipped(folder: Path, fresh: Callable[[], nn.Module], peft_model: bool) -> nn.Module:
+    """The model rebuilt from a fresh base and the shipped files alone: peft's from_pretrained
+    for an adapter; else the method applied to the fresh base (`fresh` does both) and the
+    trained tensors loaded over it."""
+    if peft_model:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(fresh(), folder)
+    from safetensors.torch import load_file
+
+    model = fresh()
+    missing, unexpected = model.load_state_dict(
+        load_file(str(folder / "trained.safetensors")), strict=False
+    )
+    if unexpected:
+        raise RuntimeError(f"the shipped tensors name what the rebuilt model lacks: {unexpected}")
+    return model
+
+
+def inference_stage(
+    model: nn.Module,
+    base: Callable[[], nn.Module],
+    rebuilt: Callable[[], nn.Module],
+    data: Encoded,
+    device: torch.device,
+    pad_id: int,
+) -> dict[str, Any]:
+    """The cell's serving record on `data` (its test part): `base()` loads the base model as
+    the cell did, `rebuilt()` the base with the method applied (before training)."""
+    from peft import PeftModel
+
+    record: dict[str, Any] = {}
+    trained = logits_of(model, data, device, pad_id)
+    with tempfile.TemporaryDirectory(prefix="ftbench-ship-") as tmp:
+        folder = Path(tmp)
+        record["shipped"] = save_shipped(model, folder)
+        started = time.perf_counter()
+        loaded = reload_shipped(
+            folder,
+            rebuilt if not isinstance(model, PeftModel) else base,
+            isinstance(model, PeftModel),
+        ).to(device)
+        record["shipped"]["load_s"] = time.perf_counter() - started
+        record["shipped"]["reloaded"] = output_agreement(
+            trained, logits_of(loaded, data, device, pad_id)
+        )
+        del loaded
+    merged, how = merged_copy(model)
+    record["merge"] = {"how": how, "merged": merged is not None}
+    if merged is not None:
+        record["merge"].update(output_agreement(trained, logits_of(merged, data, device, pad_id)))
+    variants = {"base": module_call(base().to(device)), "trained": module_call(model)}
+    if merged is not None:
+        variants["merged"] = module_call(merged)
+    single = to_device(collate(data, [0], pad_id), device)
+    serving = to_device(collate(data, list(range(min(SERVING_BATCH, len(data)))), pad_id), device)
+    with tempfile.TemporaryDirectory(prefix="ftbench-onnx-") as tmp:
+        served = merged if merged is not None else model
+        record["onnx"], onnx_variants = onnx_stage(served, data, pad_id, trained, Path(tmp))
+        variants.update(onnx_variants)
+        record["latency"] = time_variants(variants, single, serving, device)
+    return record
+
+
+def onnx_stage(
+    served: nn.Module, data: Encoded, pad_id: int, reference: torch.Tensor, folder: Path
+) -> tuple[dict[str, Any], dict[str, Call]]:
+    """The served model (merged where it merges) through ONNX Runtime, fp32 and int8: their
+    agreement with PyTorch's logits (`reference`), accuracy against the labels for a
+    classifier, and the calls to time beside the others. An export or a session that fails is
+    recorded, and the rest of the stage goes on."""
+    import importlib.util
+
+    from bench.serve.onnx_runtime import (
+        export_onnx,
+        onnx_logits,
+        padded_sample,
+        providers,
+        quantize_int8,
+        runner,
+        session,
+    )
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return {"error": "onnxruntime is not installed: pip install -e '.[serving]'"}, {}
+    fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
+    try:
+        started = time.perf_counter()
+        export_onnx(served, padded_sample(data, pad_id), fp32)
+        export_s = time.perf_counter() - started
+        quantize_int8(fp32, int8)
+        provider = providers()[0]
+        runs = {
+            "onnx": runner(session(fp32, provider)),
+            "onnx int8": runner(session(int8, provider)),
+        }
+    except Exception as exc:  # exporters refuse some graphs: said, not fatal
+        return {"error": f"{type(exc).__name__}: {exc}"}, {}
+    record: dict[str, Any] = {
+        "exporter": "torch.onnx (TorchScript), opset 17",
+        "provider": provider,
+        "export_s": export_s,
+        "bytes": {"fp32": fp32.stat().st_size, "int8": int8.stat().st_size},
+    }
+    for name, run in runs.items():
+        logits = onnx_logits(run, data, pad_id)
+        record[name] = output_agreement(reference, logits)
+        if not data.regression:
+            labels = torch.tensor(data.labels)
+            record[name]["accuracy"] = float((logits.argmax(-1) == labels).float().mean())
+    if not data.regression:
+        labels = torch.tensor(data.labels)
+        record["pytorch_accuracy"] = float((reference.argmax(-1) == labels).float().mean())
+    return record, runs

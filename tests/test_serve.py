@@ -1,0 +1,191 @@
+"""The inference stage: merging keeps the outputs for every mergeable method, what ships loads
+back to the same outputs, and a cell with --inference records serving beside its training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from bench.core.registry import METHODS
+from bench.serve.merge import merged_copy, output_agreement
+from tests.helpers import tiny_cell
+from tests.test_methods import batch, prepared
+
+# bitsandbytes' 4- and 8-bit bases dequantise to merge (a rounding, and CUDA's): left out here
+QUANTIZED = {"qlora", "lora_8bit"}
+PROMPTS = {"prompt_tuning", "prefix_tuning", "p_tuning"}
+OWN_WEIGHTS = {"full", "bitfit", "freeze", "sparse", "houlsby", "pfeiffer"}
+
+
+def _trained(method: str) -> torch.nn.Module:
+    """The method on the tiny BERT with every trainable tensor moved off its start (a LoRA B
+    starts at zero: merging it would be trivially exact)."""
+    model, _, _ = prepared("tiny-bert", method)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad and p.is_floating_point():
+                p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
+
+
+@pytest.mark.parametrize("method", sorted(set(METHODS.names()) - QUANTIZED))
+def test_merging_keeps_the_outputs_of_every_mergeable_method(method):
+    model = _trained(method)
+    inputs = {k: v for k, v in batch().items() if k != "labels"}
+    with torch.no_grad():
+        before = model(**inputs).logits
+        merged, how = merged_copy(model)
+        if method in PROMPTS:
+            assert merged is None and "virtual tokens" in how
+            return
+        if method in OWN_WEIGHTS:
+            assert merged is None and "nothing to merge" in how
+            return
+        assert merged is not None, how
+        assert not any("lora_" in n or "base_layer" in n for n, _ in merged.named_parameters())
+        agreement = output_agreement(before, merged.eval()(**inputs).logits)
+    assert agreement["flipped"] == 0
+    assert agreement["max_abs_logit_diff"] < 1e-4
+
+
+@pytest.mark.parametrize("method", ["lora", "houlsby", "bitfit"])
+def test_what_ships_loads_back_to_the_same_outputs(method, tmp_path):
+    from bench.models.sources import get_model
+    from bench.serve.shipped import save_shipped
+    from bench.serve.stage import reload_shipped
+
+    model = _trained(method)
+    inputs = {k: v for k, v in batch().items() if k != "labels"}
+    shipped = save_shipped(model, tmp_path)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert shipped["bytes"] >= 4 * trainable  # fp32 values, at least
+    if method == "lora":  # the adapter (and the trained head), nothing of the base
+        assert "adapter_model.safetensors" in shipped["files"]
+        assert shipped["bytes"] < 4 * trainable + 16_384  # headers and the config
+    else:
+        assert shipped["files"] == ["trained.safetensors"]
+
+    def fresh() -> torch.nn.Module:  # the random base again (its seed), the method anew
+        torch.manual_seed(0)
+        base, _ = get_model("tiny-bert").load("classification", 3)
+        if method == "lora":
+            return base
+        return prepared("tiny-bert", method)[0]
+
+    loaded = reload_shipped(tmp_path, fresh, peft_model=method == "lora").eval()
+    with torch.no_grad():
+        agreement = output_agreement(model(**inputs).logits, loaded(**inputs).logits)
+    assert agreement == {"examples": 8, "max_abs_logit_diff": 0.0, "flipped": 0}
+
+
+def test_a_cell_with_inference_records_serving_beside_its_training():
+    from bench.cell.run import run_cell
+
+    record = run_cell(tiny_cell("lora", inference=True))
+    serving = record["inference"]
+    assert serving["shipped"]["reloaded"]["flipped"] == 0
+    assert serving["shipped"]["reloaded"]["max_abs_logit_diff"] < 1e-5
+    assert serving["merge"]["merged"] and serving["merge"]["flipped"] == 0
+    latency = serving["latency"]
+    assert set(latency) == {"base", "trained", "merged", "onnx", "onnx int8", "load"}
+    assert serving["onnx"]["onnx"]["flipped"] == 0  # the merged model through ONNX Runtime
+    for variant in ("base", "trained", "merged"):
+        assert latency[variant]["latency_b1_p95_ms"] >= latency[variant]["latency_b1_median_ms"] > 0
+        assert latency[variant]["serving_batch"] == 32
+    assert record["status"] == "ok"  # the trained cell's own record is whole beside it
+
+
+def test_inference_is_refused_for_generation_tasks():
+    from bench.plan.validate import check_step_options
+
+    spec = dataclasses.replace(tiny_cell(), task="chatterbot_sft", inference=True)
+    with pytest.raises(ValueError, match="inference: .*chatterbot_sft is a generation task"):
+        check_step_options(spec)
+
+
+def test_onnx_runtime_gives_pytorch_outputs_and_int8_is_measured(tmp_path):
+    from bench.data.splits import Encoded
+    from bench.serve.merge import logits_of
+    from bench.serve.stage import onnx_stage
+
+    merged, _ = merged_copy(_trained("lora"))
+    g = torch.Generator().manual_seed(3)
+    lengths = [5, 12, 9, 3, 12, 7]  # padded batches of mixed lengths: the mask matters
+    data = Encoded(
+        input_ids=[torch.randint(4, 200, (n,), generator=g).tolist() for n in lengths],
+        labels=[0, 1, 2, 0, 1, 2],
+    )
+    reference = logits_of(merged, data, torch.device("cpu"), 0)
+    record, runs = onnx_stage(merged, data, 0, reference, tmp_path)
+    assert "error" not in record, record.get("error")
+    assert record["provider"] == "CPUExecutionProvider" and set(runs) == {"onnx", "onnx int8"}
+    assert record["onnx"]["flipped"] == 0 and record["onnx"]["max_abs_logit_diff"] < 1e-4
+    assert record["onnx int8"]["examples"] == 6 and 0 <= record["onnx int8"]["accuracy"] <= 1
+    assert record["bytes"]["int8"] < record["bytes"]["fp32"]
+
+
+def test_the_serving_table_by_hand():
+    import pandas as pd
+
+    from bench.report.serving_table import serving_rows
+
+    def seed(base_ms: float, trained_ms: float, merged_ms: float, onnx_ms: float) -> dict:
+        def timed(ms: float) -> dict:
+            return {
+                "latency_b1_median_ms": ms,
+                "latency_b1_p95_ms": ms * 1.5,
+                "serving_batch": 32,
+                "throughput_per_s": 1000 / ms,
+                "calls": 35,
+            }
+
+        return {
+            "shipped": {
+                "bytes": 2_000_000,
+                "what": "adapter",
+                "files": [],
+                "load_s": 0.1,
+                "reloaded": {"examples": 10, "max_abs_logit_diff": 0.0, "flipped": 0},
+            },
+            "merge": {
+                "how": "peft merge_and_unload",
+                "merged": True,
+                "examples": 10,
+                "max_abs_logit_diff": 2e-6,
+                "flipped": 1,
+            },
+            "onnx": {
+                "provider": "CPUExecutionProvider",
+                "onnx": {"examples": 10, "max_abs_logit_diff": 1e-6, "flipped": 0},
+                "onnx int8": {
+                    "examples": 10,
+                    "max_abs_logit_diff": 0.1,
+                    "flipped": 2,
+                    "accuracy": 0.5,
+                },
+                "pytorch_accuracy": 0.6,
+            },
+            "latency": {
+                "base": timed(base_ms),
+                "trained": timed(trained_ms),
+                "merged": timed(merged_ms),
+                "onnx": timed(onnx_ms),
+                "onnx int8": timed(onnx_ms / 2),
+                "load": {"contended": False},
+            },
+        }
+
+    ok = pd.DataFrame(
+        {"method": ["lora", "lora"], "inference": [seed(10, 12, 10, 5), seed(10, 14, 10, 4)]}
+    )
+    row = serving_rows(ok).iloc[0]
+    assert row["shipped MB"] == "2.000" and row["seeds"] == 2
+    assert row["x vs base"] == "0.77"  # median of 10/12 and 10/14
+    assert row["merged x vs base"] == "1.00"
+    assert row["merge"] == "2 of 20 flipped, max |Δlogit| 2.0e-06"
+    assert row["ONNX Runtime"] == "CPU: x2.25 vs PyTorch; 0 of 20 flipped, max |Δlogit| 1.0e-06"
+    assert row["int8"] == "x4.50 vs PyTorch; Δ accuracy -0.1000, 4 flipped"
+    assert row["contended"] == "no"
