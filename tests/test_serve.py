@@ -137,6 +137,7 @@ def test_the_serving_table_by_hand():
             return {
                 "latency_b1_median_ms": ms,
                 "latency_b1_p95_ms": ms * 1.5,
+                "rounds_b1_median_ms": [ms, ms],
                 "serving_batch": 32,
                 "throughput_per_s": 1000 / ms,
                 "calls": 35,
@@ -183,8 +184,8 @@ def test_the_serving_table_by_hand():
     )
     row = serving_rows(ok).iloc[0]
     assert row["shipped MB"] == "2.000" and row["seeds"] == 2
-    assert row["x vs base"] == "0.77"  # median of 10/12 and 10/14
-    assert row["merged x vs base"] == "1.00"
+    assert row["x vs base"] == "0.77 [0.71-0.83]"  # median of 10/12 and 10/14, their rounds
+    assert row["merged x vs base"] == "1.00 [1.00-1.00]"
     assert row["merge"] == "2 of 20 flipped, max |Δlogit| 2.0e-06"
     assert row["ONNX Runtime"] == "CPU: x2.25 vs PyTorch; 0 of 20 flipped, max |Δlogit| 1.0e-06"
     assert row["int8"] == "x4.50 vs PyTorch; Δ accuracy -0.1000, 4 flipped"

@@ -17,9 +17,11 @@ SERVING_NOTE = (
     "examples whose predicted class changed when a fresh base loaded it back, and its largest "
     "logit difference; `merge` the same for the merged model (peft `merge_and_unload`; `—` "
     "where nothing merges). Latency: one example at a time, median and 95th percentile over "
-    "30 calls; throughput at a batch of 32. `x vs base` is the base model's median latency "
-    "over the method's, both timed side by side in the cell's own interleaved rounds (higher: "
-    "faster; the base is the pretrained model without the method); milliseconds of different "
+    "40 calls in 10 rounds; throughput at a batch of 32. `x vs base` is the base model's median "
+    "latency over the method's, both timed side by side in the cell's own interleaved rounds "
+    "(higher: faster; the base is the pretrained model without the method), with the lowest "
+    "and highest round's ratio in brackets: a method whose layers are the base's (BitFit, "
+    "full) shows there how far the machine's noise reaches; milliseconds of different "
     "rows come from different cells, possibly hours apart. ONNX Runtime: the served model (the "
     "merged one where it merges) exported by torch.onnx and run by ONNX Runtime on the named "
     "provider, its speed against that PyTorch model in the same rounds and its agreement with "
@@ -62,6 +64,19 @@ def _against(latency: list[dict[str, Any]], variant: str, reference: str = "base
         if variant in t and ref in t:
             ratios.append(t[ref]["latency_b1_median_ms"] / t[variant]["latency_b1_median_ms"])
     return _median(ratios)
+
+
+def _round_spread(latency: list[dict[str, Any]], variant: str, reference: str) -> str:
+    """The lowest and highest round's ratio (reference over variant, same round), over seeds."""
+    ratios = [
+        a / b
+        for t in latency
+        if variant in t and reference in t and "rounds_b1_median_ms" in t[variant]
+        for a, b in zip(
+            t[reference]["rounds_b1_median_ms"], t[variant]["rounds_b1_median_ms"], strict=True
+        )
+    ]
+    return f" [{min(ratios):.2f}-{max(ratios):.2f}]" if ratios else ""
 
 
 def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) -> dict[str, str]:
@@ -121,8 +136,14 @@ def serving_rows(ok: pd.DataFrame) -> pd.DataFrame | None:
                     f"{_fmt(_latency(latency, 'trained', 'latency_b1_median_ms'), '.2f')} / "
                     f"{_fmt(_latency(latency, 'trained', 'latency_b1_p95_ms'), '.2f')}"
                 ),
-                "x vs base": _fmt(_against(latency, "trained"), ".2f"),
-                "merged x vs base": _fmt(_against(latency, "merged"), ".2f") if merged else "—",
+                "x vs base": _fmt(_against(latency, "trained"), ".2f")
+                + _round_spread(latency, "trained", "base"),
+                "merged x vs base": (
+                    _fmt(_against(latency, "merged"), ".2f")
+                    + _round_spread(latency, "merged", "base")
+                    if merged
+                    else "—"
+                ),
                 "throughput /s (b32)": _fmt(
                     _latency(latency, "trained", "throughput_per_s"), ",.0f"
                 ),

@@ -46,35 +46,43 @@ def time_variants(
     single: dict[str, torch.Tensor],
     serving: dict[str, torch.Tensor],
     device: torch.device,
-    rounds: int = 5,
-    singles_per_round: int = 6,
+    rounds: int = 10,
+    singles_per_round: int = 4,
     warmup: int = 2,
 ) -> dict[str, Any]:
     """Each variant's (a call on a batch) latency at batch 1 (median and p95 over every timed
-    call) and throughput at the serving batch (examples per second over the median call);
-    variants take turns in every round, so a slower moment of the machine falls on them all."""
+    call, and each round's median) and throughput at the serving batch (examples per second
+    over the median call). Variants take turns in every round, in an order rotated each round,
+    each after one untimed call (the previous variant's serving batch leaves the caches cold):
+    a slower moment of the machine falls on them all, and no variant is always first."""
     for call in variants.values():
         for _ in range(warmup):
             call(single)
             call(serving)
-    singles: dict[str, list[float]] = {name: [] for name in variants}
-    batches: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    singles: dict[str, list[list[float]]] = {name: [] for name in names}
+    batches: dict[str, list[float]] = {name: [] for name in names}
     meter = LoadMeter().start()
-    for _ in range(rounds):
-        for name, call in variants.items():
-            singles[name] += [_forward_s(call, single, device) for _ in range(singles_per_round)]
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            call = variants[name]
+            call(single)  # untimed
+            singles[name].append(
+                [_forward_s(call, single, device) for _ in range(singles_per_round)]
+            )
             batches[name].append(_forward_s(call, serving, device))
     load = meter.stop()
     size = int(serving["input_ids"].shape[0])
-    out: dict[str, Any] = {
-        name: {
-            "latency_b1_median_ms": 1e3 * statistics.median(singles[name]),
-            "latency_b1_p95_ms": 1e3 * p95(singles[name]),
+    out: dict[str, Any] = {}
+    for name in names:
+        every = [t for round_ in singles[name] for t in round_]
+        out[name] = {
+            "latency_b1_median_ms": 1e3 * statistics.median(every),
+            "latency_b1_p95_ms": 1e3 * p95(every),
+            "rounds_b1_median_ms": [1e3 * statistics.median(r) for r in singles[name]],
             "serving_batch": size,
             "throughput_per_s": size / statistics.median(batches[name]),
-            "calls": len(singles[name]) + len(batches[name]),
+            "calls": len(every) + len(batches[name]),
         }
-        for name in variants
-    }
     out["load"] = load.to_dict()
     return out

@@ -101,6 +101,14 @@ def onnx_logits(run: Callable[[Batch], Any], data: Encoded, pad_id: int) -> torc
 
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation of the weights (activations quantised at run time)."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    root = logging.getLogger()  # the quantiser advises pre-processing on the root logger
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
