@@ -47,7 +47,7 @@ def _agreement(parts: list[dict[str, Any]]) -> str:
     flipped = sum(p["flipped"] for p in parts)
     examples = sum(p["examples"] for p in parts)
     worst = max(p["max_abs_logit_diff"] for p in parts)
-    return f"{flipped} of {examples} flipped, max |Δlogit| {worst:.1e}"
+    return f"{flipped} of {examples} flipped, largest logit change {worst:.1e}"
 
 
 def _latency(latency: list[dict[str, Any]], variant: str, key: str) -> float | None:
