@@ -54,8 +54,7 @@ def test_merging_keeps_the_outputs_of_every_mergeable_method(method):
 @pytest.mark.parametrize("method", ["lora", "houlsby", "bitfit"])
 def test_what_ships_loads_back_to_the_same_outputs(method, tmp_path):
     from bench.models.sources import get_model
-    from bench.serve.shipped import save_shipped
-    from bench.serve.stage import reload_shipped
+    from bench.serve.shipped import reload_shipped, save_shipped
 
     model = _trained(method)
     inputs = {k: v for k, v in batch().items() if k != "labels"}
@@ -68,14 +67,14 @@ def test_what_ships_loads_back_to_the_same_outputs(method, tmp_path):
     else:
         assert shipped["files"] == ["trained.safetensors"]
 
-    def fresh() -> torch.nn.Module:  # the random base again (its seed), the method anew
+    def base() -> torch.nn.Module:  # the random base again (its seed)
         torch.manual_seed(0)
-        base, _ = get_model("tiny-bert").load("classification", 3)
-        if method == "lora":
-            return base
+        return get_model("tiny-bert").load("classification", 3)[0]
+
+    def rebuilt() -> torch.nn.Module:  # the same base, the method applied anew
         return prepared("tiny-bert", method)[0]
 
-    loaded = reload_shipped(tmp_path, fresh, peft_model=method == "lora").eval()
+    loaded = reload_shipped(tmp_path, base, rebuilt).eval()
     with torch.no_grad():
         agreement = output_agreement(model(**inputs).logits, loaded(**inputs).logits)
     assert agreement == {"examples": 8, "max_abs_logit_diff": 0.0, "flipped": 0}

@@ -48,16 +48,6 @@ class OptimizerInBackward:
         for scheduler in self.schedulers:
             scheduler.step()
 
-    def state_tensors(self) -> list[torch.Tensor]:
-        """Every optimizer state tensor (Adam's moments, step counts)."""
-        return [
-            value
-            for optimizer in self.optimizers.values()
-            for state in optimizer.state.values()
-            for value in state.values()
-            if torch.is_tensor(value)
-        ]
-
     def remove(self) -> None:
         """Unhook every parameter (the optimizers and their states stay)."""
         for handle in self._handles:

@@ -15,6 +15,8 @@ from bench.plan.suite_registry import (
 DEFAULT_LORA = MethodChoice(
     "lora", freeze_settings({"r": 8, "alpha": 16, "targets": ("q", "v")}), lr=3e-3
 )
+# The embedded default's methods, which the serving suite measures again with its stage
+DEFAULT_METHODS = (MethodChoice("full", lr=1e-4), DEFAULT_LORA, MethodChoice("bitfit", lr=5e-3))
 
 register_suite(
     SuiteSpec(
@@ -29,11 +31,7 @@ register_suite(
         ),
         models=("minilm",),
         tasks=("tweet_sentiment",),
-        methods=(
-            MethodChoice("full", lr=1e-4),
-            DEFAULT_LORA,
-            MethodChoice("bitfit", lr=5e-3),
-        ),
+        methods=DEFAULT_METHODS,
         seeds=(0, 1, 2),
         budget=FIRST_RUN_BUDGET,
     )
@@ -188,9 +186,7 @@ register_suite(
         models=("minilm",),
         tasks=("tweet_sentiment",),
         methods=(
-            MethodChoice("full", lr=1e-4),
-            DEFAULT_LORA,
-            MethodChoice("bitfit", lr=5e-3),
+            *DEFAULT_METHODS,
             MethodChoice("prompt_tuning"),
             MethodChoice("ia3"),
             MethodChoice("houlsby", lr=3e-3),

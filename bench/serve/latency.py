@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,15 +30,6 @@ def _forward_s(call: Call, batch: dict[str, torch.Tensor], device: torch.device)
     call(batch)
     synchronize(device)
     return time.perf_counter() - start
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile (linear interpolation between order statistics)."""
-    ordered = sorted(values)
-    rank = 0.95 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @torch.no_grad()
@@ -78,7 +70,7 @@ def time_variants(
         every = [t for round_ in singles[name] for t in round_]
         out[name] = {
             "latency_b1_median_ms": 1e3 * statistics.median(every),
-            "latency_b1_p95_ms": 1e3 * p95(every),
+            "latency_b1_p95_ms": 1e3 * float(np.percentile(every, 95)),
             "rounds_b1_median_ms": [1e3 * statistics.median(r) for r in singles[name]],
             "serving_batch": size,
             "throughput_per_s": size / statistics.median(batches[name]),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
+
+TRAINED_FILE = "trained.safetensors"  # what a method outside peft ships
 
 
 def save_shipped(model: nn.Module, folder: Path) -> dict[str, Any]:
@@ -27,7 +30,7 @@ def save_shipped(model: nn.Module, folder: Path) -> dict[str, Any]:
             if param.requires_grad and param.data_ptr() not in seen:
                 seen.add(param.data_ptr())
                 state[name] = param.detach().contiguous().cpu()
-        save_file(state, str(folder / "trained.safetensors"))
+        save_file(state, str(folder / TRAINED_FILE))
         if all(p.requires_grad for _, p in params):
             what = "the whole model (every tensor trains)"
         else:
@@ -39,3 +42,22 @@ def save_shipped(model: nn.Module, folder: Path) -> dict[str, Any]:
         "what": what,
         "files": [str(f.relative_to(folder)) for f in files],
     }
+
+
+def reload_shipped(
+    folder: Path, base: Callable[[], nn.Module], rebuilt: Callable[[], nn.Module]
+) -> nn.Module:
+    """The model made again from a fresh base and what save_shipped wrote alone: peft's
+    from_pretrained over `base()` for an adapter; else `rebuilt()` (the base with the method
+    applied anew) with the trained tensors loaded over it."""
+    if (folder / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base(), folder)
+    from safetensors.torch import load_file
+
+    model = rebuilt()
+    _, unexpected = model.load_state_dict(load_file(str(folder / TRAINED_FILE)), strict=False)
+    if unexpected:
+        raise RuntimeError(f"the shipped tensors name what the rebuilt model lacks: {unexpected}")
+    return model

@@ -16,28 +16,9 @@ from torch import nn
 from bench.data.splits import Encoded, collate, to_device
 from bench.serve.latency import Call, module_call, time_variants
 from bench.serve.merge import logits_of, merged_copy, output_agreement
-from bench.serve.shipped import save_shipped
+from bench.serve.shipped import reload_shipped, save_shipped
 
 SERVING_BATCH = 32
-
-
-def reload_shipped(folder: Path, fresh: Callable[[], nn.Module], peft_model: bool) -> nn.Module:
-    """The model rebuilt from a fresh base and the shipped files alone: peft's from_pretrained
-    for an adapter; else the method applied to the fresh base (`fresh` does both) and the
-    trained tensors loaded over it."""
-    if peft_model:
-        from peft import PeftModel
-
-        return PeftModel.from_pretrained(fresh(), folder)
-    from safetensors.torch import load_file
-
-    model = fresh()
-    missing, unexpected = model.load_state_dict(
-        load_file(str(folder / "trained.safetensors")), strict=False
-    )
-    if unexpected:
-        raise RuntimeError(f"the shipped tensors name what the rebuilt model lacks: {unexpected}")
-    return model
 
 
 def inference_stage(
@@ -50,19 +31,13 @@ def inference_stage(
 ) -> dict[str, Any]:
     """The cell's serving record on `data` (its test part): `base()` loads the base model as
     the cell did, `rebuilt()` the base with the method applied (before training)."""
-    from peft import PeftModel
-
     record: dict[str, Any] = {}
     trained = logits_of(model, data, device, pad_id)
     with tempfile.TemporaryDirectory(prefix="ftbench-ship-") as tmp:
         folder = Path(tmp)
         record["shipped"] = save_shipped(model, folder)
         started = time.perf_counter()
-        loaded = reload_shipped(
-            folder,
-            rebuilt if not isinstance(model, PeftModel) else base,
-            isinstance(model, PeftModel),
-        ).to(device)
+        loaded = reload_shipped(folder, base, rebuilt).to(device)
         record["shipped"]["load_s"] = time.perf_counter() - started
         record["shipped"]["reloaded"] = output_agreement(
             trained, logits_of(loaded, data, device, pad_id)
@@ -125,13 +100,12 @@ def onnx_stage(
         "export_s": export_s,
         "bytes": {"fp32": fp32.stat().st_size, "int8": int8.stat().st_size},
     }
+    labels = None if data.regression else torch.tensor(data.labels)
     for name, run in runs.items():
         logits = onnx_logits(run, data, pad_id)
         record[name] = output_agreement(reference, logits)
-        if not data.regression:
-            labels = torch.tensor(data.labels)
+        if labels is not None:
             record[name]["accuracy"] = float((logits.argmax(-1) == labels).float().mean())
-    if not data.regression:
-        labels = torch.tensor(data.labels)
+    if labels is not None:
         record["pytorch_accuracy"] = float((reference.argmax(-1) == labels).float().mean())
     return record, runs
