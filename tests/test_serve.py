@@ -16,7 +16,7 @@ from tests.test_methods import batch, prepared
 # bitsandbytes' 4- and 8-bit bases dequantise to merge (a rounding, and CUDA's): left out here
 QUANTIZED = {"qlora", "lora_8bit"}
 PROMPTS = {"prompt_tuning", "prefix_tuning", "p_tuning"}
-OWN_WEIGHTS = {"full", "bitfit", "freeze", "sparse", "houlsby", "pfeiffer"}
+OWN_WEIGHTS = {"full", "bitfit", "freeze", "houlsby", "pfeiffer"}
 
 
 def _trained(method: str) -> torch.nn.Module:
@@ -31,13 +31,21 @@ def _trained(method: str) -> torch.nn.Module:
     return model.eval()
 
 
+def _tiny_base() -> torch.nn.Module:
+    """The tiny BERT as `prepared` loads it, before any method."""
+    from bench.models.sources import get_model
+
+    torch.manual_seed(0)
+    return get_model("tiny-bert").load("classification", 3)[0]
+
+
 @pytest.mark.parametrize("method", sorted(set(METHODS.names()) - QUANTIZED))
 def test_merging_keeps_the_outputs_of_every_mergeable_method(method):
     model = _trained(method)
     inputs = {k: v for k, v in batch().items() if k != "labels"}
     with torch.no_grad():
         before = model(**inputs).logits
-        merged, how = merged_copy(model)
+        merged, how = merged_copy(model, _tiny_base)
         if method in PROMPTS:
             assert merged is None and "virtual tokens" in how
             return
@@ -45,15 +53,15 @@ def test_merging_keeps_the_outputs_of_every_mergeable_method(method):
             assert merged is None and "nothing to merge" in how
             return
         assert merged is not None, how
-        assert not any("lora_" in n or "base_layer" in n for n, _ in merged.named_parameters())
+        names = [n for n, _ in merged.named_parameters()]
+        assert not any("lora_" in n or "base_layer" in n or "parametrizations" in n for n in names)
         agreement = output_agreement(before, merged.eval()(**inputs).logits)
     assert agreement["flipped"] == 0
     assert agreement["max_abs_logit_diff"] < 1e-4
 
 
-@pytest.mark.parametrize("method", ["lora", "houlsby", "bitfit"])
+@pytest.mark.parametrize("method", ["lora", "houlsby", "bitfit", "sparse"])
 def test_what_ships_loads_back_to_the_same_outputs(method, tmp_path):
-    from bench.models.sources import get_model
     from bench.serve.shipped import reload_shipped, save_shipped
 
     model = _trained(method)
@@ -67,14 +75,17 @@ def test_what_ships_loads_back_to_the_same_outputs(method, tmp_path):
     else:
         assert shipped["files"] == ["trained.safetensors"]
 
-    def base() -> torch.nn.Module:  # the random base again (its seed)
-        torch.manual_seed(0)
-        return get_model("tiny-bert").load("classification", 3)[0]
-
     def rebuilt() -> torch.nn.Module:  # the same base, the method applied anew
-        return prepared("tiny-bert", method)[0]
+        fresh = prepared("tiny-bert", method)[0]
+        if method == "sparse":  # positions chosen otherwise: the shipped ones must replace them
+            for name, buffer in fresh.named_buffers():
+                if name.endswith(".index"):
+                    buffer.copy_(buffer.flip(0))
+        return fresh
 
-    loaded = reload_shipped(tmp_path, base, rebuilt).eval()
+    if method == "sparse":
+        assert "buffers (index)" in shipped["what"]
+    loaded = reload_shipped(tmp_path, _tiny_base, rebuilt).eval()
     with torch.no_grad():
         agreement = output_agreement(model(**inputs).logits, loaded(**inputs).logits)
     assert agreement == {"examples": 8, "max_abs_logit_diff": 0.0, "flipped": 0}
@@ -89,12 +100,46 @@ def test_a_cell_with_inference_records_serving_beside_its_training():
     assert serving["shipped"]["reloaded"]["max_abs_logit_diff"] < 1e-5
     assert serving["merge"]["merged"] and serving["merge"]["flipped"] == 0
     latency = serving["latency"]
-    assert set(latency) == {"base", "trained", "merged", "onnx", "onnx int8", "load"}
+    assert set(latency) == {
+        *("base", "trained", "merged", "switching", "mixed batch", "onnx", "onnx int8", "load")
+    }
+    assert serving["flops_b1"]["trained"] > serving["flops_b1"]["base"]  # unmerged: B(Ax) more
+    assert serving["flops_b1"]["merged"] == serving["flops_b1"]["base"]
     assert serving["onnx"]["onnx"]["flipped"] == 0  # the merged model through ONNX Runtime
     for variant in ("base", "trained", "merged"):
         assert latency[variant]["latency_b1_p95_ms"] >= latency[variant]["latency_b1_median_ms"] > 0
         assert latency[variant]["serving_batch"] == 32
     assert record["status"] == "ok"  # the trained cell's own record is whole beside it
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3", "houlsby"])
+def test_many_tasks_on_one_base_serve_each_row_its_own_task(method, tmp_path):
+    from bench.serve.many_tasks import TASKS, many_tasks_stage
+    from bench.serve.shipped import save_shipped
+
+    model = _trained(method)
+    save_shipped(model, tmp_path)
+    serving = {k: v for k, v in batch().items() if k != "labels"}
+    record, calls = many_tasks_stage(
+        model, tmp_path, _tiny_base, model, serving, torch.device("cpu")
+    )
+    if method == "houlsby":  # ours: one model per task, nothing shared
+        assert "bytes_one_base" not in record and set(calls) == set()
+        return
+    assert record["bytes_one_base"] < record["bytes_separate"]
+    assert record["switched"]["max_abs_logit_diff"] == 0.0  # the last copy, the same adapter
+    with torch.no_grad():
+        out = calls["switching"](serving).logits
+    assert torch.equal(out, model(**serving).logits)
+    if method == "lora":  # peft serves each row of a mixed batch with its own adapter
+        assert record["mixed"]["supported"] and "mixed batch" in calls
+        with torch.no_grad():
+            assert torch.allclose(calls["mixed batch"](serving).logits, out, atol=1e-5)
+    else:  # IA3 drops adapter_names: the base rows got the task's outputs, so it is not timed
+        assert not record["mixed"]["supported"]
+        assert record["mixed"]["max_abs_logit_diff"] > 1e-4
+        assert "mixed batch" not in calls
+    assert record["tasks"] == TASKS
 
 
 def test_inference_is_refused_for_generation_tasks():
@@ -150,6 +195,14 @@ def test_the_serving_table_by_hand():
                 "load_s": 0.1,
                 "reloaded": {"examples": 10, "max_abs_logit_diff": 0.0, "flipped": 0},
             },
+            "flops_b1": {"base": 100, "trained": 125, "merged": 100},
+            "many_tasks": {
+                "how": "peft",
+                "tasks": 4,
+                "bytes_one_base": 3_000_000,
+                "bytes_separate": 40_000_000,
+                "mixed": {"supported": True},
+            },
             "merge": {
                 "how": "peft merge_and_unload",
                 "merged": True,
@@ -172,6 +225,8 @@ def test_the_serving_table_by_hand():
                 "base": timed(base_ms),
                 "trained": timed(trained_ms),
                 "merged": timed(merged_ms),
+                "switching": timed(trained_ms * 1.1),
+                "mixed batch": timed(trained_ms * 2),
                 "onnx": timed(onnx_ms),
                 "onnx int8": timed(onnx_ms / 2),
                 "load": {"contended": False},
@@ -190,3 +245,8 @@ def test_the_serving_table_by_hand():
     assert row["ONNX Runtime"] == onnx
     assert row["int8"] == "x4.50 vs PyTorch; Δ accuracy -0.1000, 4 flipped"
     assert row["contended"] == "no"
+    assert row["compute x base (FLOPs b1)"] == "1.250" and row["load s"] == "0.10"
+    assert row["many tasks"] == (
+        "4 on one base 3.0 MB vs 4 separate models 40.0 MB; switching per request x0.91 b1 "
+        "latency; a batch mixing the 4 tasks x0.50 throughput (vs one task's model)"
+    )

@@ -13,10 +13,22 @@ MB = 1e6
 SERVING_NOTE = (
     "Serving (cells run with `--inference`, after their evaluation, on the test part): "
     "`shipped MB` is what a task needs beside the base model (a peft adapter's "
-    "`save_pretrained` with any trained head; else the trained tensors, whole), `reload` the "
+    "`save_pretrained` with any trained head; else the trained tensors, whole, and the buffers "
+    "of their modules that a fresh start could not recompute, such as a sparse delta's "
+    "positions), `reload` the "
     "examples whose predicted class changed when a fresh base loaded it back, and its largest "
-    "logit difference; `merge` the same for the merged model (peft `merge_and_unload`; `—` "
-    "where nothing merges). Latency: one example at a time, median and 95th percentile over "
+    "logit difference, and `load s` the time to load a fresh base and that state; `merge` the "
+    "same for the merged model (peft `merge_and_unload`; a sparse delta written into the "
+    "weights; else why nothing merges). `compute x base`: the forward pass's FLOPs on one "
+    "example over the base model's, counted by torch's FlopCounterMode (matrix products and "
+    "attention: what a prompt's extra tokens or an adapter's layers add, free of timing "
+    "noise). `many tasks`: 4 copies of the cell's adapter loaded on one base under their own "
+    "names (peft `load_adapter`; copies cost what 4 tasks' adapters cost) against 4 separate "
+    "models (merged where they merge): their parameter bytes, batch-1 latency when every "
+    "request switches adapter (`set_adapter`) and batch-32 throughput when one batch mixes "
+    "the tasks (peft's `adapter_names`, checked first on a batch alternating base and task "
+    "rows: a tuner that ignores it is said, not timed), both against the one-task model in "
+    "the same rounds. Latency: one example at a time, median and 95th percentile over "
     "40 calls in 10 rounds; throughput at a batch of 32. `x vs base` is the base model's median "
     "latency over the method's, both timed side by side in the cell's own interleaved rounds "
     "(higher: faster; the base is the pretrained model without the method), with the lowest "
@@ -107,6 +119,47 @@ def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) 
     }
 
 
+def _compute(records: list[dict[str, Any]]) -> str:
+    """The method's counted forward FLOPs at batch 1 over the base's (the same example)."""
+    ratios = [
+        r["flops_b1"]["trained"] / r["flops_b1"]["base"]
+        for r in records
+        if r.get("flops_b1", {}).get("base")
+    ]
+    return _fmt(_median(ratios), ".3f")
+
+
+def _many_tasks(records: list[dict[str, Any]], latency: list[dict[str, Any]]) -> str:
+    """N tasks from one base against N separate models: bytes, and the cost of switching per
+    request and of mixing tasks in one batch against one task's model (same rounds)."""
+    runs = [r["many_tasks"] for r in records if "many_tasks" in r]
+    if not runs:
+        return "—"
+    first = runs[0]
+    if "error" in first:
+        return f"failed: {first['error']}"
+    tasks = first["tasks"]
+    separate = f"{tasks} separate models {_median([r['bytes_separate'] / MB for r in runs]):.1f} MB"
+    if "bytes_one_base" not in first:
+        return f"{separate} ({first['how'].removeprefix('none: ')})"
+    shared = _median([r["bytes_one_base"] / MB for r in runs])
+    switching = _fmt(_against(latency, "switching", "trained"), ".2f")
+    mixed = first.get("mixed", {})
+    if mixed.get("supported"):
+        per_s = [
+            t["mixed batch"]["throughput_per_s"] / t["trained"]["throughput_per_s"]
+            for t in latency
+            if "mixed batch" in t
+        ]
+        mixing = f"a batch mixing the {tasks} tasks x{_fmt(_median(per_s), '.2f')} throughput"
+    else:
+        mixing = f"no mixed batches ({mixed.get('why', '—')})"
+    return (
+        f"{tasks} on one base {shared:.1f} MB vs {separate}; switching per request "
+        f"x{switching} b1 latency; {mixing} (vs one task's model)"
+    )
+
+
 def serving_rows(ok: pd.DataFrame) -> pd.DataFrame | None:
     """One row per method of the cells that measured serving; None when none did."""
     if "inference" not in ok:
@@ -144,10 +197,13 @@ def serving_rows(ok: pd.DataFrame) -> pd.DataFrame | None:
                     if merged
                     else "—"
                 ),
+                "compute x base (FLOPs b1)": _compute(records),
                 "throughput /s (b32)": _fmt(
                     _latency(latency, "trained", "throughput_per_s"), ",.0f"
                 ),
                 "base b1 ms": _fmt(_latency(latency, "base", "latency_b1_median_ms"), ".2f"),
+                "load s": _fmt(_median([r["shipped"].get("load_s") for r in records]), ".2f"),
+                "many tasks": _many_tasks(records, latency),
                 **_onnx_columns(records, latency),
                 "seeds": len(records),
                 "contended": "yes" if any(t["load"]["contended"] for t in latency) else "no",

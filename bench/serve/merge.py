@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -11,12 +12,21 @@ from torch import nn
 from bench.data.splits import Encoded, collate, to_device
 
 
-def merged_copy(model: nn.Module) -> tuple[nn.Module | None, str]:
-    """A merged copy of a peft model (`merge_and_unload`) and how it was made, or None and why
-    there is nothing to merge."""
+def merged_copy(
+    model: nn.Module, base: Callable[[], nn.Module] | None = None
+) -> tuple[nn.Module | None, str]:
+    """A merged copy of a peft model (`merge_and_unload`), or of a model whose weights are
+    parametrized (a sparse delta: needs `base()`, the fresh base model), and how it was made;
+    else None and why there is nothing to merge."""
     from peft import PeftModel
+    from torch.nn.utils import parametrize
 
     if not isinstance(model, PeftModel):
+        if base is not None and any(parametrize.is_parametrized(m) for m in model.modules()):
+            return merged_parametrizations(model, base()), (
+                "each parametrized weight's value (frozen weight plus trained delta) written "
+                "into a fresh base"
+            )
         return None, "nothing to merge: the trained weights are the model's own"
     if model.peft_config[model.active_adapter].is_prompt_learning:
         return None, "cannot merge: virtual tokens are inputs, not weights"
@@ -25,6 +35,22 @@ def merged_copy(model: nn.Module) -> tuple[nn.Module | None, str]:
         return twin.merge_and_unload(), "peft merge_and_unload"
     except (ValueError, NotImplementedError, AttributeError, RuntimeError) as exc:
         return None, f"peft cannot merge it: {type(exc).__name__}: {exc}"
+
+
+@torch.no_grad()
+def merged_parametrizations(model: nn.Module, fresh: nn.Module) -> nn.Module:
+    """`fresh` (the base, same layers) loaded with the model's state, every parametrized tensor
+    replaced by its value: torch's remove_parametrizations would edit the class the original
+    shares with any copy of it, so the merged model is built anew."""
+    from torch.nn.utils import parametrize
+
+    state = {k: v for k, v in model.state_dict().items() if ".parametrizations." not in k}
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module):
+            for tensor in module.parametrizations:
+                state[f"{name}.{tensor}" if name else tensor] = getattr(module, tensor).detach()
+    fresh.load_state_dict(state, strict=True)
+    return fresh.to(next(model.parameters()).device)
 
 
 @torch.no_grad()

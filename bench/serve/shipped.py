@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 TRAINED_FILE = "trained.safetensors"  # what a method outside peft ships
@@ -24,24 +25,43 @@ def save_shipped(model: nn.Module, folder: Path) -> dict[str, Any]:
     else:
         from safetensors.torch import save_file
 
-        state, seen = {}, set()
-        params = list(model.named_parameters(remove_duplicate=False))
-        for name, param in params:
-            if param.requires_grad and param.data_ptr() not in seen:
-                seen.add(param.data_ptr())
-                state[name] = param.detach().contiguous().cpu()
+        state, buffers = trained_state(model)
         save_file(state, str(folder / TRAINED_FILE))
-        if all(p.requires_grad for _, p in params):
+        params = {p.data_ptr() for p in model.parameters()}
+        trained = len(state) - len(buffers)
+        if trained == len(params):
             what = "the whole model (every tensor trains)"
         else:
-            total = len({p.data_ptr() for _, p in params})
-            what = f"the {len(state)} trained tensors of {total}, whole"
+            what = f"the {trained} trained tensors of {len(params)}, whole"
+        if buffers:
+            kinds = sorted({b.rpartition(".")[2] for b in buffers})
+            what += f", and their modules' {len(buffers)} buffers ({', '.join(kinds)})"
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     return {
         "bytes": sum(f.stat().st_size for f in files),
         "what": what,
         "files": [str(f.relative_to(folder)) for f in files],
     }
+
+
+def trained_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The trained tensors by state_dict name (tensors tied to one another saved once), and the
+    persistent buffers of the modules that hold them (a sparse delta's positions: what a
+    rebuilt method could not recompute without the training data), named in the list."""
+    trained = {n for n, p in model.named_parameters(remove_duplicate=False) if p.requires_grad}
+    owners = {n.rpartition(".")[0] for n in trained}
+    state: dict[str, torch.Tensor] = {}
+    buffers, seen = [], set()
+    for name, value in model.state_dict(keep_vars=True).items():
+        is_buffer = name not in trained and name.rpartition(".")[0] in owners
+        if (name in trained or (is_buffer and not isinstance(value, nn.Parameter))) and (
+            value.data_ptr() not in seen
+        ):
+            seen.add(value.data_ptr())
+            state[name] = value.detach().contiguous().cpu()
+            if is_buffer:
+                buffers.append(name)
+    return state, buffers
 
 
 def reload_shipped(

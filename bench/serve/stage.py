@@ -1,6 +1,7 @@
 """The inference stage of a cell, after its evaluation: what ships, whether it loads back to
-the same outputs, whether merging changes them, and the serving latency of the base, the
-trained model and the merged one, timed side by side."""
+the same outputs, whether merging changes them, the forward pass's counted FLOPs, many tasks on
+one base, and the serving latency of the base, the trained model, the merged one, the
+multi-task model and ONNX Runtime's, timed side by side."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import torch
 from torch import nn
 
 from bench.data.splits import Encoded, collate, to_device
+from bench.serve.compute import forward_flops
 from bench.serve.latency import Call, module_call, time_variants
+from bench.serve.many_tasks import many_tasks_stage
 from bench.serve.merge import logits_of, merged_copy, output_agreement
 from bench.serve.shipped import reload_shipped, save_shipped
 
@@ -33,27 +36,35 @@ def inference_stage(
     the cell did, `rebuilt()` the base with the method applied (before training)."""
     record: dict[str, Any] = {}
     trained = logits_of(model, data, device, pad_id)
-    with tempfile.TemporaryDirectory(prefix="ftbench-ship-") as tmp:
-        folder = Path(tmp)
-        record["shipped"] = save_shipped(model, folder)
+    merged, how = merged_copy(model, base)
+    record["merge"] = {"how": how, "merged": merged is not None}
+    if merged is not None:
+        record["merge"].update(output_agreement(trained, logits_of(merged, data, device, pad_id)))
+    served = merged if merged is not None else model
+    models = {"base": base().to(device), "trained": model}
+    if merged is not None:
+        models["merged"] = merged
+    single = to_device(collate(data, [0], pad_id), device)
+    serving = to_device(collate(data, list(range(min(SERVING_BATCH, len(data)))), pad_id), device)
+    record["flops_b1"] = {name: forward_flops(m, single) for name, m in models.items()}
+    variants = {name: module_call(m) for name, m in models.items()}
+    with tempfile.TemporaryDirectory(prefix="ftbench-serve-") as tmp:
+        shipped = Path(tmp) / "shipped"
+        record["shipped"] = save_shipped(model, shipped)
         started = time.perf_counter()
-        loaded = reload_shipped(folder, base, rebuilt).to(device)
+        loaded = reload_shipped(shipped, base, rebuilt).to(device)
         record["shipped"]["load_s"] = time.perf_counter() - started
         record["shipped"]["reloaded"] = output_agreement(
             trained, logits_of(loaded, data, device, pad_id)
         )
         del loaded
-    merged, how = merged_copy(model)
-    record["merge"] = {"how": how, "merged": merged is not None}
-    if merged is not None:
-        record["merge"].update(output_agreement(trained, logits_of(merged, data, device, pad_id)))
-    variants = {"base": module_call(base().to(device)), "trained": module_call(model)}
-    if merged is not None:
-        variants["merged"] = module_call(merged)
-    single = to_device(collate(data, [0], pad_id), device)
-    serving = to_device(collate(data, list(range(min(SERVING_BATCH, len(data)))), pad_id), device)
-    with tempfile.TemporaryDirectory(prefix="ftbench-onnx-") as tmp:
-        served = merged if merged is not None else model
+        try:
+            record["many_tasks"], task_calls = many_tasks_stage(
+                model, shipped, base, served, serving, device
+            )
+            variants.update(task_calls)
+        except Exception as exc:  # said beside the rest, which goes on
+            record["many_tasks"] = {"error": f"{type(exc).__name__}: {exc}"}
         record["onnx"], onnx_variants = onnx_stage(served, data, pad_id, trained, Path(tmp))
         variants.update(onnx_variants)
         record["latency"] = time_variants(variants, single, serving, device)
