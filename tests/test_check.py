@@ -96,3 +96,6 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "also named as a baseline" in capsys.readouterr().err
     assert main(["check", "--method", "lora", "--plugin", "missing.py", "--store", store]) == 2
     assert "does not exist" in capsys.readouterr().err
+    args = ["check", "--method", "lora", "--baselines", "full", "--latency-budget", "0"]
+    assert main([*args, "--store", store]) == 2
+    assert "--latency-budget 0 is not allowed: it must be > 0" in capsys.readouterr().err

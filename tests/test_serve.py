@@ -171,82 +171,16 @@ def test_onnx_runtime_gives_pytorch_outputs_and_int8_is_measured(tmp_path):
     assert record["bytes"]["int8"] < record["bytes"]["fp32"]
 
 
-def test_the_serving_table_by_hand():
-    import pandas as pd
+def test_onnx_runtime_prefers_tensorrt_then_cuda_where_installed(monkeypatch):
+    import onnxruntime
 
-    from bench.report.serving_table import serving_rows
+    from bench.serve.onnx_runtime import providers
 
-    def seed(base_ms: float, trained_ms: float, merged_ms: float, onnx_ms: float) -> dict:
-        def timed(ms: float) -> dict:
-            return {
-                "latency_b1_median_ms": ms,
-                "latency_b1_p95_ms": ms * 1.5,
-                "rounds_b1_median_ms": [ms, ms],
-                "serving_batch": 32,
-                "throughput_per_s": 1000 / ms,
-                "calls": 35,
-            }
-
-        return {
-            "shipped": {
-                "bytes": 2_000_000,
-                "what": "adapter",
-                "files": [],
-                "load_s": 0.1,
-                "reloaded": {"examples": 10, "max_abs_logit_diff": 0.0, "flipped": 0},
-            },
-            "flops_b1": {"base": 100, "trained": 125, "merged": 100},
-            "many_tasks": {
-                "how": "peft",
-                "tasks": 4,
-                "bytes_one_base": 3_000_000,
-                "bytes_separate": 40_000_000,
-                "mixed": {"supported": True},
-            },
-            "merge": {
-                "how": "peft merge_and_unload",
-                "merged": True,
-                "examples": 10,
-                "max_abs_logit_diff": 2e-6,
-                "flipped": 1,
-            },
-            "onnx": {
-                "provider": "CPUExecutionProvider",
-                "onnx": {"examples": 10, "max_abs_logit_diff": 1e-6, "flipped": 0},
-                "onnx int8": {
-                    "examples": 10,
-                    "max_abs_logit_diff": 0.1,
-                    "flipped": 2,
-                    "accuracy": 0.5,
-                },
-                "pytorch_accuracy": 0.6,
-            },
-            "latency": {
-                "base": timed(base_ms),
-                "trained": timed(trained_ms),
-                "merged": timed(merged_ms),
-                "switching": timed(trained_ms * 1.1),
-                "mixed batch": timed(trained_ms * 2),
-                "onnx": timed(onnx_ms),
-                "onnx int8": timed(onnx_ms / 2),
-                "load": {"contended": False},
-            },
-        }
-
-    ok = pd.DataFrame(
-        {"method": ["lora", "lora"], "inference": [seed(10, 12, 10, 5), seed(10, 14, 10, 4)]}
+    monkeypatch.setattr(
+        onnxruntime,
+        "get_available_providers",
+        lambda: ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"],
     )
-    row = serving_rows(ok).iloc[0]
-    assert row["shipped MB"] == "2.000" and row["seeds"] == 2
-    assert row["x vs base"] == "0.77 [0.71-0.83]"  # median of 10/12 and 10/14, their rounds
-    assert row["merged x vs base"] == "1.00 [1.00-1.00]"
-    assert row["merge"] == "2 of 20 flipped, largest logit change 2.0e-06"
-    onnx = "CPU: x2.25 vs PyTorch; 0 of 20 flipped, largest logit change 1.0e-06"
-    assert row["ONNX Runtime"] == onnx
-    assert row["int8"] == "x4.50 vs PyTorch; Δ accuracy -0.1000, 4 flipped"
-    assert row["contended"] == "no"
-    assert row["compute x base (FLOPs b1)"] == "1.250" and row["load s"] == "0.10"
-    assert row["many tasks"] == (
-        "4 on one base 3.0 MB vs 4 separate models 40.0 MB; switching per request x0.91 b1 "
-        "latency; a batch mixing the 4 tasks x0.50 throughput (vs one task's model)"
-    )
+    assert providers()[0] == "TensorrtExecutionProvider"
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert providers() == ["CPUExecutionProvider"]

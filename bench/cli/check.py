@@ -19,6 +19,7 @@ def cmd_check(args: argparse.Namespace, console: Console, command: str) -> int:
         load_plugin_file(path)
     baselines = list(csv_list(args.baselines) or [])
     check_at_least("--margin", args.margin, 0)
+    check_at_least("--latency-budget", args.latency_budget, 0, strict=True)
     check_device(resolve_device(args.device))
     if not baselines:
         raise ValueError("--baselines names no method")
@@ -35,4 +36,5 @@ def cmd_check(args: argparse.Namespace, console: Console, command: str) -> int:
             in_process=args.in_process,
             console=console,
             command=command,
+            latency_budget=args.latency_budget,
         )

@@ -62,6 +62,15 @@ def add_check(sub: argparse._SubParsersAction) -> None:
         help="largest tolerated drop of the primary metric (default 0.01)",
     )
     check.add_argument("--suite", default="smoke", help="suite whose cells decide (default smoke)")
+    check.add_argument(
+        "--latency-budget",
+        type=float,
+        default=None,
+        metavar="X",
+        help="also require the method's served model (merged where it merges) at batch 1 "
+        "within X times the base model's latency, timed side by side in each cell's inference "
+        "stage (runs the cells with --inference; off by default)",
+    )
     check.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     check.add_argument(
         "--fresh",

@@ -25,6 +25,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "model": spec.model,
             "task": spec.task,
             "method": method_label(spec),
+            "method_name": spec.method,  # the registry's name, without the label's tags
             "seed": spec.seed,
             "device": spec.device,
             "status": rec["status"],

@@ -3,58 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bench.plan.meta_model import count_on_meta
 from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import failure_notes
+from bench.report.serving_claims import serving_claims
+from bench.report.verdict import Verdict
 from bench.stats.collapse import collapse_note
 from bench.stats.method_level import noninferiority
 from bench.timing.ratios import side_by_side
 
 GB = 1e9
-
-
-# The guides the claims come from (../shared/seeds/README.md has each one's English gist).
-GUIDE_000 = "大模型微调实战指南：从零解锁自然语言处理新高度 (000_5fce9822d6f19ed8.txt)"
-GUIDE_003 = "全参数微调 (003_75f5482f3ced0379.txt)"
-GUIDE_004 = "大模型微调技术深度解构 (004_421054a9e2a2a21e.txt)"
-# Which guide made each claim, by the claim's opening words.
-SOURCES = {
-    "LoRA trains 0.1-0.5%": f"{GUIDE_000}, section 8.2",
-    "LoRA: 1.5x": f"{GUIDE_000}, section 8.2",
-    "Adapters train 1-3%": f"{GUIDE_000}, section 8.2",
-    "Adapters: 1.2x": f"{GUIDE_000}, section 8.2",
-    "Adapters train 0.3-0.7%": f"{GUIDE_004}, section 1.2",
-    "BitFit": f"{GUIDE_000}, section 8.2",
-    "Prompt tuning": f"{GUIDE_000}, section 8.2; {GUIDE_004}, section 1.2",
-    "Freeze tuning": f"{GUIDE_004}, section 1.2",
-    "QLoRA takes": f"{GUIDE_004}, section 2.3",
-    "Full fine-tuning of a 7B": GUIDE_003,
-    "LoRA on gpt2-xl": f"{GUIDE_000}, section 2.2.1",
-    "PEFT reaches": (
-        f"the premise of the method tables in {GUIDE_000}, section 8.2 and {GUIDE_004}, "
-        "section 1.2 (PEFT offered in place of full fine-tuning); no guide gives a figure"
-    ),
-}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    claim: str
-    measured: str
-    verdict: str
-    basis: str
-
-    @property
-    def source(self) -> str:
-        """The guide that made the claim (every claim has one)."""
-        for opening, guide in SOURCES.items():
-            if self.claim.startswith(opening):
-                return guide
-        raise KeyError(f"claim {self.claim!r} names no guide: add it to SOURCES")
 
 
 def _share_and_speed(
@@ -295,6 +256,7 @@ def claims(book: ComparisonBook, margin: float = 0.01) -> pd.DataFrame:
         lambda: [_full_7b_claim()],
         lambda: [_gpt2_xl_claim()],
         lambda: _accuracy_claims(book, margin),
+        lambda: serving_claims(book.frame),
     ]
     rows = [v for build in builders for v in build()]
     return pd.DataFrame(

@@ -15,6 +15,7 @@ from bench.core.status import Status
 from bench.execute.runner import run_cells
 from bench.plan.suites import SUITES, expand
 from bench.report.cells_table import cells_frame
+from bench.report.latency_gate import latency_rows, latency_table
 from bench.stats import paired as stats
 from bench.stats.compare import method_level_difference, seed_pairs
 from bench.stats.method_level import noninferiority
@@ -93,8 +94,10 @@ def run_check(
     fresh: bool = False,
     console: Console | None = None,
     command: str | None = None,
+    latency_budget: float | None = None,
 ) -> int:
-    """Run (or reuse) the cells, print the deciding table; 0 if non-inferior everywhere, else 1."""
+    """Run (or reuse) the cells, print the deciding table; 0 if non-inferior everywhere (and,
+    with `latency_budget`, served within that multiple of the base model's latency), else 1."""
     console = console or Console(stderr=True)
     method = METHODS.canonical(method)
     try:
@@ -104,13 +107,16 @@ def run_check(
     if method in baselines:
         raise ValueError(f"method {method!r} is also named as a baseline")
     suite = SUITES.get(suite_name)
-    cells = expand(suite, device, methods=[method, *baselines])
+    serving = {"inference": True} if latency_budget is not None else None
+    cells = expand(suite, device, methods=[method, *baselines], budget=serving)
     if fresh:
         store.delete([c.cell_id for c in cells if c.method == method])
     run_cells(
         cells, store, plugins=plugins, in_process=in_process, console=console, command=command
     )
     frame = cells_frame(store.cells([c.cell_id for c in cells]))
+    # one expansion's cells: the registry's names decide (labels carry tags such as serving's)
+    frame["method"] = frame["method_name"]
     failed = frame[frame["status"] != Status.OK]
     rows = decide(frame, store, method, baselines, margin)
     print(
@@ -124,5 +130,14 @@ def run_check(
         print("\nCells that did not finish (their seeds are left out):")
         print(failed[["method", "seed", "status", "error"]].to_markdown(index=False))
     passed = bool(rows) and all(r.result.passed for r in rows)
+    if latency_budget is not None:
+        timed = latency_rows(frame[frame["status"] == Status.OK], method, latency_budget)
+        print(
+            f"\nServing budget: {method}'s served model (merged where it merges) at batch 1, "
+            f"at most {latency_budget:g} x the base model's latency, both timed side by side "
+            "in each cell's inference stage; the median over seeds decides\n"
+        )
+        print(latency_table(timed))
+        passed = passed and bool(timed) and all(r.passed for r in timed)
     print(f"\nverdict: {'PASS' if passed else 'FAIL'}")
     return 0 if passed else 1

@@ -67,7 +67,9 @@ def _latency(latency: list[dict[str, Any]], variant: str, key: str) -> float | N
     return _median([t[variant][key] for t in latency if variant in t])
 
 
-def _against(latency: list[dict[str, Any]], variant: str, reference: str = "base") -> float | None:
+def latency_ratio(
+    latency: list[dict[str, Any]], variant: str, reference: str = "base"
+) -> float | None:
     """The median over seeds of the reference's batch-1 latency over the variant's (timed in
     the same rounds; higher: the variant is faster)."""
     ratios = []
@@ -78,9 +80,10 @@ def _against(latency: list[dict[str, Any]], variant: str, reference: str = "base
     return _median(ratios)
 
 
-def _round_spread(latency: list[dict[str, Any]], variant: str, reference: str) -> str:
-    """The lowest and highest round's ratio (reference over variant, same round), over seeds."""
-    ratios = [
+def round_ratios(latency: list[dict[str, Any]], variant: str, reference: str) -> list[float]:
+    """Every round's ratio, reference's median batch-1 latency over the variant's in the same
+    round, over seeds (higher: the variant is faster)."""
+    return [
         a / b
         for t in latency
         if variant in t and reference in t and "rounds_b1_median_ms" in t[variant]
@@ -88,6 +91,11 @@ def _round_spread(latency: list[dict[str, Any]], variant: str, reference: str) -
             t[reference]["rounds_b1_median_ms"], t[variant]["rounds_b1_median_ms"], strict=True
         )
     ]
+
+
+def _round_spread(latency: list[dict[str, Any]], variant: str, reference: str) -> str:
+    """The lowest and highest round's ratio (reference over variant, same round), over seeds."""
+    ratios = round_ratios(latency, variant, reference)
     return f" [{min(ratios):.2f}-{max(ratios):.2f}]" if ratios else ""
 
 
@@ -101,7 +109,7 @@ def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) 
         return {"ONNX Runtime": reason, "int8": "—"}
     provider = runs[0]["provider"].removesuffix("ExecutionProvider")
     fp32 = _agreement([o["onnx"] for o in runs])
-    speed = _fmt(_against(latency, "onnx", "served"), ".2f")
+    speed = _fmt(latency_ratio(latency, "onnx", "served"), ".2f")
     change = _median(
         [
             o["onnx int8"].get("accuracy", 0) - o["pytorch_accuracy"]
@@ -109,7 +117,7 @@ def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) 
             if "pytorch_accuracy" in o
         ]
     )
-    int8_speed = _fmt(_against(latency, "onnx int8", "served"), ".2f")
+    int8_speed = _fmt(latency_ratio(latency, "onnx int8", "served"), ".2f")
     int8_flips = sum(o["onnx int8"]["flipped"] for o in runs)
     return {
         "ONNX Runtime": f"{provider}: x{speed} vs PyTorch; {fp32}",
@@ -119,14 +127,16 @@ def _onnx_columns(records: list[dict[str, Any]], latency: list[dict[str, Any]]) 
     }
 
 
-def _compute(records: list[dict[str, Any]]) -> str:
-    """The method's counted forward FLOPs at batch 1 over the base's (the same example)."""
-    ratios = [
-        r["flops_b1"]["trained"] / r["flops_b1"]["base"]
-        for r in records
-        if r.get("flops_b1", {}).get("base")
-    ]
-    return _fmt(_median(ratios), ".3f")
+def compute_ratio(records: list[dict[str, Any]]) -> float | None:
+    """The median over seeds of the method's counted forward FLOPs at batch 1 over the base's
+    (the same example); None where no record counted them."""
+    return _median(
+        [
+            r["flops_b1"]["trained"] / r["flops_b1"]["base"]
+            for r in records
+            if r.get("flops_b1", {}).get("base")
+        ]
+    )
 
 
 def _many_tasks(records: list[dict[str, Any]], latency: list[dict[str, Any]]) -> str:
@@ -143,7 +153,7 @@ def _many_tasks(records: list[dict[str, Any]], latency: list[dict[str, Any]]) ->
     if "bytes_one_base" not in first:
         return f"{separate} ({first['how'].removeprefix('none: ')})"
     shared = _median([r["bytes_one_base"] / MB for r in runs])
-    switching = _fmt(_against(latency, "switching", "trained"), ".2f")
+    switching = _fmt(latency_ratio(latency, "switching", "trained"), ".2f")
     mixed = first.get("mixed", {})
     if mixed.get("supported"):
         per_s = [
@@ -189,15 +199,15 @@ def serving_rows(ok: pd.DataFrame) -> pd.DataFrame | None:
                     f"{_fmt(_latency(latency, 'trained', 'latency_b1_median_ms'), '.2f')} / "
                     f"{_fmt(_latency(latency, 'trained', 'latency_b1_p95_ms'), '.2f')}"
                 ),
-                "x vs base": _fmt(_against(latency, "trained"), ".2f")
+                "x vs base": _fmt(latency_ratio(latency, "trained"), ".2f")
                 + _round_spread(latency, "trained", "base"),
                 "merged x vs base": (
-                    _fmt(_against(latency, "merged"), ".2f")
+                    _fmt(latency_ratio(latency, "merged"), ".2f")
                     + _round_spread(latency, "merged", "base")
                     if merged
                     else "—"
                 ),
-                "compute x base (FLOPs b1)": _compute(records),
+                "compute x base (FLOPs b1)": _fmt(compute_ratio(records), ".3f"),
                 "throughput /s (b32)": _fmt(
                     _latency(latency, "trained", "throughput_per_s"), ",.0f"
                 ),

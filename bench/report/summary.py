@@ -15,6 +15,7 @@ from bench.report.cells_table import cells_frame
 from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE, heading_anchor
+from bench.report.serving_summary import serving_lines
 from bench.report.suite_page import against_baseline, method_table
 from bench.stats.collapse import with_failure_modes
 from bench.store.cell_store import Store
@@ -25,7 +26,8 @@ NOT_MEASURED = (
     "--dry-run`), not measurements; [predictions.md](predictions.md) (`python run_all.py "
     "predict`) sets the predictor beside other projects' published GPU measurements",
     "energy on this CPU: no RAPL counter is readable here (every J/sample is n/a, never 0)",
-    "serving costs after training (adapter size, merged latency, ONNX Runtime): not built yet",
+    "serving on a GPU (ONNX Runtime's CUDA and TensorRT providers) and serving generation "
+    "tasks: not measured yet; serving is measured on the CPU for classifiers",
     "distillation, reward models and preference tuning: not built yet",
     "methods on decoders beyond SmolLM2-135M (one seed per method there), and seeds beyond 3: "
     "several comparisons need more seeds for 80% power (the pages print how many)",
@@ -140,12 +142,13 @@ def summary_page(
     `book`: the comparisons the pages were written from (computed here when not given)."""
     book = book or ComparisonBook(store)
     timings = store.timings()
-    sections, findings = [], []
+    sections, findings, serving = [], [], []
     for stem, suite, cells in pages:
         records = store.cells([c.cell_id for c in cells])
         if not records:
             continue
         frame = cells_frame(records)
+        serving += serving_lines(stem, frame[frame["status"] == Status.OK])
         lines = []
         for (task, model), group in frame.groupby(["task", "model"], sort=False):
             found = _findings(stem, task, model, group, book, timings)
@@ -177,6 +180,7 @@ def summary_page(
         "## What each page shows",
         "",
         *sections,
+        *(["## Serving after training", "", *serving, ""] if serving else []),
         "## Not measured yet",
         "",
         *[f"- {item}." for item in NOT_MEASURED],
