@@ -99,3 +99,33 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     args = ["check", "--method", "lora", "--baselines", "full", "--latency-budget", "0"]
     assert main([*args, "--store", store]) == 2
     assert "--latency-budget 0 is not allowed: it must be > 0" in capsys.readouterr().err
+
+
+def test_a_latency_budget_runs_the_cells_with_their_serving_stage(tmp_path, capsys):
+    """One seed each (the accuracy test cannot pass with one): the serving table is printed
+    from cells run with --inference, and a budget no model meets fails the gate."""
+    from bench.core.spec import MethodChoice, SuiteSpec
+    from bench.plan.suite_registry import SUITES, register_suite
+
+    register_suite(
+        SuiteSpec(
+            name="gate-serving-test",
+            description="one tiny seed per method",
+            models=("config:tiny-bert",),
+            tasks=("synthetic_rule",),
+            methods=(MethodChoice("lora"), MethodChoice("full", lr=1e-3)),
+            seeds=(0,),
+            budget={"train_size": 64, "max_length": 32, "batch_size": 16, "max_steps": 2},
+        )
+    )
+    try:
+        args = ["check", "--method", "lora", "--baselines", "full", "--suite", "gate-serving-test"]
+        store = str(tmp_path / "gate.sqlite")
+        code = main([*args, "--latency-budget", "0.001", "--store", store, "--in-process"])
+    finally:
+        SUITES.remove("gate-serving-test")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "Serving budget: lora's served model" in out
+    assert "| synthetic_rule | config:tiny-bert | merged   | 1       |" in out
+    assert "OVER budget" in out
