@@ -19,6 +19,7 @@ CATALOGUES = {
     "plan/cpu_suites.py",
     "plan/gpu_suites.py",
     "report/claims.py",
+    "report/serving_claims.py",
     "predict/llama_factory.py",
     "report/labels.py",
 }

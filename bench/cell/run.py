@@ -16,6 +16,7 @@ from bench.cell.record import Evaluated, Measured, cell_record
 from bench.cell.regimes import Regimes, compose
 from bench.cell.scorer import Scorer
 from bench.cell.setup import CellSetup, resolve
+from bench.cell.teacher import Taught, teacher_logits
 from bench.cell.train_loop import LoopResult, train_loop
 from bench.core.errors import Unsupported
 from bench.core.oom import is_device_oom, is_host_oom
@@ -26,6 +27,7 @@ from bench.meters.energy import EnergyMeter
 from bench.meters.flops import training_flops_per_token
 from bench.meters.memory import PeakMemory
 from bench.models.precision import enable_tf32
+from bench.regimes.distill import Distiller
 
 ProgressFn = Callable[[int, int, float], None]
 
@@ -34,17 +36,20 @@ def run_cell(
     spec: CellSpec,
     on_step: ProgressFn | None = None,
     on_evaluate: Callable[[dict[str, float]], None] | None = None,
+    after_evaluation: Callable[[CellSetup, LoadedCell], None] | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate one cell; returns the result record (status ok) or raises."""
-    wall_start = time.perf_counter()
+    """Train and evaluate one cell; returns the result record (status ok) or raises.
+    `after_evaluation` sees the trained cell (a distilled student's teacher keeps its logits)."""
     setup = resolve(spec)
+    taught = _teacher(setup)  # a teacher trained here ends before this cell's meters start
+    wall_start = time.perf_counter()
     memory = PeakMemory(setup.device).start("load")
     torch.manual_seed(spec.seed)  # the seed fixes head initialisation, dropout and data order
     tf32 = enable_tf32(setup.device)
     loaded = load_and_apply(setup)
     regimes = compose(setup, loaded)
     scorer = Scorer(setup, loaded, on_evaluate)
-    fit = _trainer(setup, loaded, regimes, scorer, on_step)
+    fit = _trainer(setup, loaded, regimes, scorer, on_step, taught)
 
     memory.boundary("train")
     energy = EnergyMeter(setup.device).start()
@@ -60,6 +65,8 @@ def run_cell(
     loop.curve.append({"step": len(loop.losses), **scorer.validation()})
     evaluated = Evaluated(*scorer.final())
     measured = Measured(memory.stop(), speed, flops, energy_out, tf32)
+    if after_evaluation is not None:
+        after_evaluation(setup, loaded)
     serving = _serve(setup, loaded) if spec.inference else None
     wall_s = time.perf_counter() - wall_start
     record = cell_record(
@@ -77,7 +84,20 @@ def run_cell(
     out = record.to_dict()
     if serving is not None:
         out["inference"] = serving
+    if taught is not None:
+        out["distillation"] = {
+            **taught.record,
+            "temperature": spec.distill_temperature,
+            "alpha": spec.distill_alpha,
+        }
     return out
+
+
+def _teacher(setup: CellSetup) -> Taught | None:
+    """A distilled cell's teacher logits on its training split (None for other cells)."""
+    if setup.spec.teacher is None:
+        return None
+    return teacher_logits(CellSpec.from_json(setup.spec.teacher), setup.split.hash, run_cell)
 
 
 def _serve(setup: CellSetup, loaded: LoadedCell) -> dict:
@@ -111,9 +131,21 @@ def _trainer(
     regimes: Regimes,
     scorer: Scorer,
     on_step: ProgressFn | None,
+    taught: Taught | None = None,
 ) -> Callable[[Encoded], LoopResult]:
     """The cell's training loop over some data, with its regimes (a student trains twice)."""
     trained = compiled(loaded.model) if setup.spec.compile else loaded.model
+    spec = setup.spec
+    distiller = None
+    if taught is not None:
+        if taught.logits.shape[0] != len(loaded.train):
+            raise ValueError(
+                f"the teacher's logits cover {taught.logits.shape[0]} training examples, the "
+                f"student trains on {len(loaded.train)}"
+            )
+        distiller = Distiller(
+            taught.logits, spec.distill_temperature, spec.distill_alpha, setup.device
+        )
 
     def fit(data: Encoded) -> LoopResult:
         return train_loop(
@@ -127,6 +159,7 @@ def _trainer(
             evaluate=scorer.validation,
             regularizer=regimes.regularizer,
             unfreeze=regimes.unfreeze,
+            objective=distiller.objective if distiller is not None else None,
         )
 
     return fit

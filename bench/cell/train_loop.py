@@ -210,10 +210,12 @@ def train_loop(
     evaluate: Callable[[], dict[str, float]] | None = None,
     regularizer: Callable[[], torch.Tensor] | None = None,
     unfreeze: ProgressiveUnfreezing | None = None,
+    objective: Callable[[Any, dict[str, torch.Tensor], list[int]], torch.Tensor] | None = None,
 ) -> LoopResult:
     """Train `model` in place; time every optimiser step; return losses and timings.
 
-    `regularizer()` (EWC) is added to the loss that is minimised; the recorded loss is the task's.
+    `objective(outputs, batch, indices)` replaces the model's loss as what is minimised (a
+    distilled student's); `regularizer()` (EWC) is added to it; the recorded loss is the task's.
     `unfreeze` holds back all but the top layers at first (the optimizer still owns them all).
     """
     if cfg.scheduler not in SCHEDULERS:
@@ -270,16 +272,20 @@ def train_loop(
         t0 = time.perf_counter()
         for _ in group:
             host, real, pad = upcoming  # counted on the host: no device sync
+            indices = micro[position]
             tokens, padded, position = tokens + real, padded + pad, position + 1
             batch = to_device(host, device)
             with autocast_for(device, cfg.precision):
-                loss = model(**batch).loss
-            objective = loss + regularizer() if regularizer is not None else loss
-            objective = objective / len(group)
+                outputs = model(**batch)
+                loss = outputs.loss
+                minimised = objective(outputs, batch, indices) if objective is not None else loss
+            if regularizer is not None:
+                minimised = minimised + regularizer()
+            minimised = minimised / len(group)
             if scaler is not None:
-                scaler.scale(objective).backward()
+                scaler.scale(minimised).backward()
             else:
-                objective.backward()
+                minimised.backward()
             loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
             if position < len(micro):  # the host prepares the next batch while the device works
                 upcoming = host_batch(train, micro[position], pad_id, device)

@@ -31,6 +31,8 @@ BUDGET_OPTIONS = (
     "loss_chunks",
     "grad_clip",
     "inference",
+    "distill_temperature",
+    "distill_alpha",
     "compile",
     "grad_accumulation",
     "eval_every",
@@ -53,6 +55,7 @@ def selection_from(args: argparse.Namespace) -> Selection:
         budget=budget,
         settings=dict(parse_setting(t) for t in args.set),
         lr=args.lr,
+        teacher=getattr(args, "distill_from", None),
     )
 
 

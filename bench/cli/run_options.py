@@ -66,6 +66,25 @@ def add_budget(run: argparse.ArgumentParser) -> None:
         "latency and throughput beside the base model (classification tasks)",
     )
     run.add_argument(
+        "--distill-from",
+        metavar="METHOD",
+        help="distil every cell from a teacher: the suite's configuration of METHOD at the "
+        "cell's model, task, budget and seed (trained first where its logits are not cached; "
+        "classification tasks)",
+    )
+    run.add_argument(
+        "--distill-temperature",
+        type=float,
+        metavar="T",
+        help="softening of teacher and student outputs in distillation (default 2)",
+    )
+    run.add_argument(
+        "--distill-alpha",
+        type=float,
+        metavar="A",
+        help="the teacher's share of a distilled student's loss, in [0, 1] (default 0.5)",
+    )
+    run.add_argument(
         "--grad-clip",
         type=float,
         metavar="NORM",

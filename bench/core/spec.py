@@ -85,6 +85,9 @@ class CellSpec:
     optimizer_in_backward: bool = False  # each parameter steps as its gradient arrives
     loss_chunks: int | None = None  # causal LM loss upcast to fp32 in this many token chunks
     inference: bool = False  # the serving stage after evaluation (bench.serve.stage)
+    teacher: str | None = None  # a distilled cell's teacher: that cell's spec JSON
+    distill_temperature: float = 2.0  # softens both distributions (distilled cells)
+    distill_alpha: float = 0.5  # the soft term's share of the loss (distilled cells)
     # The code that makes the numbers: the method's and the task's declared version
     # (bench.core.registry), so that a changed method never reuses its old cells.
     method_version: int | str = 1
@@ -123,12 +126,21 @@ class CellSpec:
         tags += ["optimizer in backward"] if self.optimizer_in_backward else []
         tags += [f"loss in {self.loss_chunks} chunks"] if self.loss_chunks else []
         tags += ["serving measured"] if self.inference else []
+        tags += [self.teacher_tag()] if self.teacher is not None else []
         tags += [f"{self.shots}-shot"] if self.shots else []
         tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
         tags += (
             [f"self-training >= {self.self_training:g}"] if self.self_training is not None else []
         )
         return tags
+
+    def teacher_tag(self) -> str:
+        """`distilled from full (T 2, alpha 0.5)`: the teacher's method, and model where it
+        differs (its full configuration is in the cell's id)."""
+        teacher = json.loads(self.teacher or "{}")
+        model = f" on {teacher['model']}" if teacher.get("model") != self.model else ""
+        mix = f"T {self.distill_temperature:g}, alpha {self.distill_alpha:g}"
+        return f"distilled from {teacher.get('method')}{model} ({mix})"
 
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.settings)
@@ -168,6 +180,9 @@ LATER_FIELDS = {
         "optimizer_in_backward",
         "loss_chunks",
         "inference",
+        "teacher",
+        "distill_temperature",
+        "distill_alpha",
         "method_version",
         "task_version",
     )
@@ -196,6 +211,10 @@ class SuiteSpec:
     description: str = ""
     # budget overrides crossed with every cell, e.g. with and without gradient checkpointing
     variants: tuple[dict[str, Any], ...] = ({},)
+    # a teacher: every cell but the teacher's own also runs distilled from it (same seed),
+    # on `teacher_model` where given (a smaller student), else on the student's model
+    teacher: MethodChoice | None = None
+    teacher_model: str | None = None
 
     def replace(self, **changes: Any) -> SuiteSpec:
         return dataclasses.replace(self, **changes)

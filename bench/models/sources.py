@@ -230,6 +230,33 @@ def load_minilm(
     return _load_pretrained(folder, task_kind, num_labels, tokenizer, target), tokenizer
 
 
+@register_model(
+    "minilm-half",
+    source="packaged",
+    kind="encoder",
+    description=(
+        "all-MiniLM-L6-v2 with every other layer (1st, 3rd, 5th: 3 layers, 17.4M), as "
+        "DistilBERT was made from BERT: a student built from the teacher's own weights"
+    ),
+    positions=512,
+)
+def load_minilm_half(
+    task_kind: str, num_labels: int, target: LoadTarget | None = None
+) -> tuple[nn.Module, Any]:
+    model, tokenizer = load_minilm(task_kind, num_labels, target)
+    return every_other_layer(model), tokenizer
+
+
+def every_other_layer(model: nn.Module) -> nn.Module:
+    """A BERT-style model with its 1st, 3rd, 5th ... encoder layers only (in place)."""
+    from torch import nn
+
+    encoder = model.base_model.encoder
+    encoder.layer = nn.ModuleList(encoder.layer[i] for i in range(0, len(encoder.layer), 2))
+    model.config.num_hidden_layers = len(encoder.layer)
+    return model
+
+
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

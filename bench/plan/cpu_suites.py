@@ -197,3 +197,44 @@ register_suite(
         budget={**FIRST_RUN_BUDGET, "inference": True},
     )
 )
+
+register_suite(
+    SuiteSpec(
+        name="distill",
+        description=(
+            "Knowledge distillation as a regime of any method, on the embedded default's data "
+            "and budget (MiniLM, 640 training tweets, 64 tokens, batch 32, 20 steps, seeds "
+            "0-2): the default's full fine-tuning is the teacher (the same seed's cell), and "
+            "LoRA and BitFit each train with and without it (loss: half the labels' "
+            "cross-entropy, half T^2 times the KL divergence from the teacher at temperature "
+            "2). The students without a teacher are the default's own cells."
+        ),
+        models=("minilm",),
+        tasks=("tweet_sentiment",),
+        methods=DEFAULT_METHODS,
+        seeds=(0, 1, 2),
+        budget=FIRST_RUN_BUDGET,
+        teacher=DEFAULT_METHODS[0],
+    )
+)
+
+register_suite(
+    SuiteSpec(
+        name="distill-small",
+        description=(
+            "A smaller student built from its teacher's weights, as DistilBERT was made: MiniLM "
+            "with every other layer (3 of 6), fully fine-tuned and with LoRA, with and without "
+            "the embedded default's full fine-tuning of the whole MiniLM as its teacher (the "
+            "same seed's cell; temperature 2, half the loss from the teacher), on the "
+            "default's data and budget (640 training tweets, 64 tokens, batch 32, 20 steps, "
+            "seeds 0-2)."
+        ),
+        models=("minilm-half",),
+        tasks=("tweet_sentiment",),
+        methods=DEFAULT_METHODS[:2],
+        seeds=(0, 1, 2),
+        budget=FIRST_RUN_BUDGET,
+        teacher=DEFAULT_METHODS[0],
+        teacher_model="minilm",
+    )
+)

@@ -23,12 +23,14 @@ class Selection:
     budget: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     lr: float | None = None
+    teacher: str | None = None  # run --distill-from: every cell distilled from this method
 
     @property
     def narrows(self) -> bool:
         """True when the cells differ from the suite's own (its page is then not rewritten)."""
         names = (self.methods, self.tasks, self.models, self.seeds is not None)
-        return any([*names, self.budget, self.settings, self.lr is not None])
+        laid = [self.budget, self.settings, self.lr is not None, self.teacher is not None]
+        return any([*names, *laid])
 
     def expand(self, suite: SuiteSpec, device: str, **placement: Any) -> list[CellSpec]:
         """The suite's cells as selected (a method the suite lacks is added to it)."""
@@ -42,12 +44,15 @@ class Selection:
             budget=self.budget,
             settings=self.settings,
             lr=self.lr,
+            teacher=self.teacher,
             **placement,
         )
 
     def overlay(self) -> Selection:
         """Only what is laid over cells (budget, settings, lr): the names and seeds dropped."""
-        return Selection(budget=self.budget, settings=self.settings, lr=self.lr)
+        return Selection(
+            budget=self.budget, settings=self.settings, lr=self.lr, teacher=self.teacher
+        )
 
     def narrow(self, cells: list[CellSpec]) -> list[CellSpec]:
         """The cells of a fixed matrix (a GPU profile's) among the names and seeds."""

@@ -65,14 +65,18 @@ def expand(
     card: str | None = None,
     emulate: bool = False,
     lr: float | None = None,
+    teacher: str | None = None,
 ) -> list[CellSpec]:
     """Every cell of the suite (optionally narrowed), with method defaults and lr resolved
     (`lr`, when given, for every method).
 
     `settings` are laid over every method's (a setting a method lacks is an error); `gpu`,
-    `card` and `emulate` mark the cells as planned for a GPU profile and run on a card.
+    `card` and `emulate` mark the cells as planned for a GPU profile and run on a card;
+    `teacher` distils every cell from that method's (bench.plan.distillation), as a suite
+    with a teacher distils a twin of each.
     """
     from bench.models.sources import canonical_model
+    from bench.plan.distillation import with_teachers
 
     choices = list(suite.methods)
     if methods:
@@ -111,6 +115,7 @@ def expand(
                                 **fields,
                             )
                         )
+    cells = with_teachers(cells, suite, teacher)
     return list(dict.fromkeys(cells))  # a narrowed variant may repeat a cell
 
 

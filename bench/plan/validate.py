@@ -134,6 +134,7 @@ def check_step_options(spec: CellSpec) -> None:
             f"inference: the serving stage measures classifiers and regressors for now; "
             f"{spec.task} is a generation task (leave --inference unset)"
         )
+    check_distillation(spec)
     if not spec.optimizer_in_backward:
         return
     why = "the optimizer step in backward steps each parameter as its gradient arrives"
@@ -151,6 +152,42 @@ def check_step_options(spec: CellSpec) -> None:
         raise ValueError(
             f"precision {spec.precision}: {why}, before the loss scaler could check every "
             "gradient for infinities; use bf16, amp-bf16 or fp32"
+        )
+
+
+def check_distillation(spec: CellSpec) -> None:
+    """A distilled cell: a classification task, its teacher's, and a temperature and mix that
+    mean something; the distillation settings alone (no teacher) are refused."""
+    from bench.core.registry import TASKS
+
+    if spec.teacher is None:
+        if (spec.distill_temperature, spec.distill_alpha) != (2.0, 0.5):
+            raise ValueError(
+                "--distill-temperature / --distill-alpha change nothing without a teacher: "
+                "give --distill-from METHOD"
+            )
+        return
+    kind = TASKS.get(spec.task).kind
+    if kind != "classification":
+        raise ValueError(
+            f"distillation: the teacher's soft labels are class distributions; {spec.task} is a "
+            f"{kind} task (use a classification task)"
+        )
+    teacher = CellSpec.from_json(spec.teacher)
+    if teacher.task != spec.task:
+        raise ValueError(
+            f"distillation: the teacher trains on {teacher.task}, the student on {spec.task}"
+        )
+    check_at_least("--distill-temperature", spec.distill_temperature, 0, strict=True)
+    if not 0 <= spec.distill_alpha <= 1:
+        raise ValueError(
+            f"--distill-alpha {spec.distill_alpha:g} is not allowed: it must be in [0, 1] "
+            "(0: the labels alone, 1: the teacher alone)"
+        )
+    if spec.self_training is not None:
+        raise ValueError(
+            "distillation and self-training each bring a teacher: give one of --distill-from "
+            "and --self-training"
         )
 
 

@@ -70,6 +70,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 lm_loss_increase=(res.get("forgetting") or {}).get("lm_loss_increase"),
                 embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
                 inference=res.get("inference"),
+                distillation=res.get("distillation"),
             )
         rows.append(row)
     return pd.DataFrame(rows)

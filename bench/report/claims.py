@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.plan.meta_model import count_on_meta
 from bench.report.comparison_book import ComparisonBook
+from bench.report.distill_table import distillation_claims
 from bench.report.failures import failure_notes
 from bench.report.serving_claims import serving_claims
 from bench.report.verdict import Verdict
@@ -257,6 +258,7 @@ def claims(book: ComparisonBook, margin: float = 0.01) -> pd.DataFrame:
         lambda: [_gpt2_xl_claim()],
         lambda: _accuracy_claims(book, margin),
         lambda: serving_claims(book.frame),
+        lambda: distillation_claims(book.frame, book.store),
     ]
     rows = [v for build in builders for v in build()]
     return pd.DataFrame(

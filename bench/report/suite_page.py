@@ -15,6 +15,7 @@ from bench.core.status import Status
 from bench.report.cells_table import cells_frame
 from bench.report.comparison_book import ComparisonBook, Tested
 from bench.report.comparisons_page import comparison_columns, family_caption
+from bench.report.distill_table import distillation_section
 from bench.report.estimates import estimate_section
 from bench.report.failures import failure_notes
 from bench.report.labels import BASELINE
@@ -311,6 +312,7 @@ def suite_report(
                 lines.append(recall.to_markdown(index=False, disable_numparse=True))
                 lines.append("")
             lines += serving_section(ok)
+            lines += distillation_section(ok, store)
             if plots is not None and ok["method"].nunique() > 1:
                 folder, stem = plots
                 name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"

@@ -28,7 +28,9 @@ NOT_MEASURED = (
     "energy on this CPU: no RAPL counter is readable here (every J/sample is n/a, never 0)",
     "serving on a GPU (ONNX Runtime's CUDA and TensorRT providers) and serving generation "
     "tasks: not measured yet; serving is measured on the CPU for classifiers",
-    "distillation, reward models and preference tuning: not built yet",
+    "reward models and preference tuning (DPO): not built yet; distillation is measured on "
+    "classifiers (the `distill` and `distill-small` pages test each taught student against its "
+    "untaught twin)",
     "methods on decoders beyond SmolLM2-135M (one seed per method there), and seeds beyond 3: "
     "several comparisons need more seeds for 80% power (the pages print how many)",
 )

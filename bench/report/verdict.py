@@ -22,6 +22,7 @@ SOURCES = {
     "QLoRA takes": f"{GUIDE_004}, section 2.3",
     "Full fine-tuning of a 7B": GUIDE_003,
     "LoRA on gpt2-xl": f"{GUIDE_000}, section 2.2.1",
+    "Distillation keeps the core ability": f"{GUIDE_003}, on forgetting and cost",
     "Adapters cost": f"{GUIDE_004}, section 2.4",
     "Adapters need extra inference time": f"{GUIDE_002}, section 3.2.3",
     "LoRA deploys easily": f"{GUIDE_002}, section 3.1.3",

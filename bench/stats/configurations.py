@@ -23,6 +23,10 @@ def configuration_key(spec: CellSpec) -> str:
     """The cell's spec without its seed: equal for exactly the seeds of one configuration."""
     data = json.loads(spec.to_json())
     data.pop("seed", None)
+    if data.get("teacher"):  # a distilled cell's teacher is its seed's: the same configuration
+        teacher = json.loads(data["teacher"])
+        teacher.pop("seed", None)
+        data["teacher"] = teacher
     return json.dumps(data, sort_keys=True)
 
 
