@@ -93,3 +93,18 @@ def _llama_config(tmp_path):
     path = tmp_path / "tiny_llama.json"
     path.write_text(json.dumps(TINY_LLAMA))
     return path
+
+
+def test_a_tagged_label_prints_whole():
+    """Rich reads `[serving measured]` as a markup tag unless escaped: the tag must survive."""
+    from rich.console import Console
+
+    from bench.execute.runner import _result_line
+    from tests.helpers import tiny_cell
+
+    spec = tiny_cell("lora", inference=True)
+    console = Console(record=True, width=300)
+    record = {"status": "error", "error": "ValueError: [bad] value"}
+    console.print(_result_line(spec, record))
+    text = console.export_text()
+    assert "[serving measured]" in text and "[bad] value" in text

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -48,18 +49,20 @@ def exit_code(summary: RunSummary, store: Store, console: Console) -> int:
     for spec, status in failed:
         error = (store.get(spec.cell_id) or {}).get("error") or ""
         first = error.strip().splitlines()[0] if error.strip() else ""
-        console.print(f"  {status:<9} {spec.cell_id}  {spec.label()}: {first}")
+        console.print(f"  {status:<9} {spec.cell_id}  {escape(spec.label())}: {escape(first)}")
     return 1
 
 
 def _result_line(spec: CellSpec, record: dict[str, Any]) -> str:
     status = record["status"]
     if status != Status.OK:
-        return f"[red]{status}[/red] {spec.label()}: {record.get('error', '')}"
+        return (
+            f"[red]{status}[/red] {escape(spec.label())}: {escape(str(record.get('error') or ''))}"
+        )
     metric = record["primary_metric"]
     value = record["metrics"][metric]
     return (
-        f"[green]ok[/green] {spec.label()}: {metric} {value:.4f}, "
+        f"[green]ok[/green] {escape(spec.label())}: {metric} {value:.4f}, "
         f"step {record['speed'].get('step_time_median_s', float('nan')) * 1000:.0f} ms, "
         f"{record['wall_s']:.0f} s"
     )
@@ -138,7 +141,7 @@ def _dispatch(
                     if not _take(spec, store, summary):
                         progress.advance(suite_bar)
                         continue
-                    bar = progress.add_task(f"  {spec.label()}", total=None)
+                    bar = progress.add_task(f"  {escape(spec.label())}", total=None)
                     handle = executor.submit(spec, _step_progress(progress, bar, spec))
                     pending[handle] = (spec, bar)
                 if not pending:
@@ -159,7 +162,10 @@ def _dispatch(
 def _step_progress(progress: Progress, bar: Any, spec: CellSpec) -> Any:
     def on_step(step: int, total: int, loss: float) -> None:
         progress.update(
-            bar, completed=step, total=total, description=f"  {spec.label()} loss {loss:.3f}"
+            bar,
+            completed=step,
+            total=total,
+            description=f"  {escape(spec.label())} loss {loss:.3f}",
         )
 
     return on_step
