@@ -223,17 +223,18 @@ register_suite(
         name="distill-small",
         description=(
             "A smaller student built from its teacher's weights, as DistilBERT was made: MiniLM "
-            "with every other layer (3 of 6), fully fine-tuned and with LoRA, with and without "
-            "the embedded default's full fine-tuning of the whole MiniLM as its teacher (the "
-            "same seed's cell; temperature 2, half the loss from the teacher), on the "
-            "default's data and budget (640 training tweets, 64 tokens, batch 32, 20 steps, "
-            "seeds 0-2)."
+            "with every other layer (3 of 6), fully fine-tuned (lr 3e-4) and with LoRA, with "
+            "and without full fine-tuning of the whole MiniLM (lr 1e-4, the same seed and "
+            "budget) as its teacher (temperature 2, half the loss from the teacher), on the "
+            "default's data for three epochs (640 training tweets, 64 tokens, batch 32, 60 "
+            "steps, seeds 0-2). At the default's 20 steps every student, taught or not, "
+            "predicted the majority class on the test set (a first run of this suite)."
         ),
         models=("minilm-half",),
         tasks=("tweet_sentiment",),
-        methods=DEFAULT_METHODS[:2],
+        methods=(MethodChoice("full", lr=3e-4), DEFAULT_LORA),
         seeds=(0, 1, 2),
-        budget=FIRST_RUN_BUDGET,
+        budget={**FIRST_RUN_BUDGET, "epochs": 3.0},
         teacher=DEFAULT_METHODS[0],
         teacher_model="minilm",
     )
