@@ -149,16 +149,16 @@ def test_the_page_tests_each_taught_student_against_its_untaught_twin(store, tmp
         name="distil-page-test",
         models=("tiny-bert",),
         tasks=("synthetic_rule",),
-        methods=(MethodChoice("full", lr=1e-3), MethodChoice("bitfit")),
+        methods=(MethodChoice("full", lr=1e-3), MethodChoice("lora", lr=1e-2)),
         seeds=(0, 1),
-        budget={"train_size": 200, "max_length": 32, "batch_size": 16, "max_steps": 4},
+        budget={"train_size": 400, "max_length": 32, "batch_size": 16, "max_steps": 16},
         teacher=MethodChoice("full", lr=1e-3),
     )
     cells = expand(suite)
     run_cells(cells, store, in_process=True, console=Console(quiet=True))
     ok = cells_frame(store.cells([c.cell_id for c in cells]))
     (row,) = distillation_rows(ok, store).to_dict("records")
-    assert row["student"] == "bitfit" and row["seeds"] == "2 / 2"
+    assert row["student"] == "lora" and row["seeds"] == "2 / 2"
     assert row["teacher"] == "full (T 2, alpha 0.5)"
     teachers = ok[(ok["method"] == "full")]["metric"].mean()  # the stored teacher cells
     assert float(row["teacher metric"]) == pytest.approx(teachers, abs=1e-4)

@@ -99,6 +99,9 @@ def _part(name: str, value: Any) -> str:
         return "search trial, validation-scored" if value else "test-scored"
     if name == "settings":
         return _short(value if value is not None else [])
+    if name == "teacher" and isinstance(value, dict):  # its full spec is in the key
+        on = f" on {value['model']}" if value.get("model") else ""
+        return f"teacher {value.get('method')}{on} (lr {_short(value.get('lr'))})"
     if value is None:  # a budget field left unset: say so in words, not `shots None`
         return f"no {name}"
     return f"{name} {_short(value)}"
