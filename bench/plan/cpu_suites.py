@@ -227,8 +227,9 @@ register_suite(
             "and without full fine-tuning of the whole MiniLM (lr 1e-4, the same seed and "
             "budget) as its teacher (temperature 2, half the loss from the teacher), on the "
             "default's data for three epochs (640 training tweets, 64 tokens, batch 32, 60 "
-            "steps, seeds 0-2). At the default's 20 steps every student, taught or not, "
-            "predicted the majority class on the test set (a first run of this suite)."
+            "steps, seeds 0-2). At the default's 20 steps (a first run of this suite) 10 of its 12 "
+            "cells predicted one class for every test example and the other two stayed within "
+            "0.012 of the majority baseline."
         ),
         models=("minilm-half",),
         tasks=("tweet_sentiment",),
