@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report.serving_claims import serving_records
+from bench.report.serving_table import served_variant
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class LatencyRow:
 def served_ratio(record: dict) -> tuple[str, float]:
     """(which model serves, its median batch-1 latency over the base model's), one cell."""
     latency = record["latency"]
-    served = "merged" if "merged" in latency else "trained"
+    served = served_variant(latency)
     base = latency["base"]["latency_b1_median_ms"]
     return served, latency[served]["latency_b1_median_ms"] / base
 

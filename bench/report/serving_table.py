@@ -67,6 +67,11 @@ def _latency(latency: list[dict[str, Any]], variant: str, key: str) -> float | N
     return _median([t[variant][key] for t in latency if variant in t])
 
 
+def served_variant(latency: dict[str, Any]) -> str:
+    """The model a cell serves: the merged one where the method merges, else the trained one."""
+    return "merged" if "merged" in latency else "trained"
+
+
 def latency_ratio(
     latency: list[dict[str, Any]], variant: str, reference: str = "base"
 ) -> float | None:
@@ -74,7 +79,7 @@ def latency_ratio(
     the same rounds; higher: the variant is faster)."""
     ratios = []
     for t in latency:
-        ref = reference if reference != "served" else ("merged" if "merged" in t else "trained")
+        ref = reference if reference != "served" else served_variant(t)
         if variant in t and ref in t:
             ratios.append(t[ref]["latency_b1_median_ms"] / t[variant]["latency_b1_median_ms"])
     return _median(ratios)

@@ -29,11 +29,12 @@ def tensor_bytes(model: nn.Module) -> int:
 
 
 def _mixed_check(
-    multi: nn.Module, trained: nn.Module, batch: dict[str, torch.Tensor], name: str
+    multi: nn.Module, trained: torch.Tensor, batch: dict[str, torch.Tensor], name: str
 ) -> dict[str, Any]:
     """One batch whose rows alternate between the base alone and one task: each row's logits
-    against the base's and the trained model's. A tuner that ignores peft's `adapter_names`
-    serves every row with the active adapter, and the base rows show it."""
+    against the base's and the trained model's (`trained`: its logits on the batch). A tuner
+    that ignores peft's `adapter_names` serves every row with the active adapter, and the base
+    rows show it."""
     rows = int(batch["input_ids"].shape[0])
     names = [BASE_ROWS if i % 2 == 0 else name for i in range(rows)]
     with multi.disable_adapter():
@@ -41,7 +42,7 @@ def _mixed_check(
     expected = torch.where(
         torch.tensor([n == BASE_ROWS for n in names], device=base.device)[:, None],
         base,
-        trained(**batch).logits,
+        trained,
     )
     got = multi(**batch, adapter_names=names).logits
     return output_agreement(expected.float().cpu(), got.float().cpu())
@@ -79,9 +80,10 @@ def many_tasks_stage(
         "bytes_one_base": tensor_bytes(multi),
         "bytes_separate": TASKS * tensor_bytes(separate),
     }
+    expected = trained(**batch).logits
     multi.set_adapter(names[-1])
     record["switched"] = output_agreement(
-        trained(**batch).logits.float().cpu(), multi(**batch).logits.float().cpu()
+        expected.float().cpu(), multi(**batch).logits.float().cpu()
     )
     turn = itertools.cycle(names)
 
@@ -91,7 +93,7 @@ def many_tasks_stage(
 
     calls: dict[str, Call] = {"switching": switching}
     try:
-        mixed = _mixed_check(multi, trained, batch, names[0])
+        mixed = _mixed_check(multi, expected, batch, names[0])
     except Exception as exc:  # peft refuses adapter_names for some tuners: said
         record["mixed"] = {"supported": False, "why": f"{type(exc).__name__}: {exc}"}
         return record, calls
