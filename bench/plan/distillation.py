@@ -8,7 +8,17 @@ import dataclasses
 from bench.core.registry import METHODS
 from bench.core.spec import CellSpec, MethodChoice, SuiteSpec, freeze_settings
 
-PLAIN = {"teacher": None, "distill_temperature": 2.0, "distill_alpha": 0.5}
+# An untaught cell's distillation fields: CellSpec's defaults
+PLAIN = {
+    f.name: f.default
+    for f in dataclasses.fields(CellSpec)
+    if f.name in ("teacher", "distill_temperature", "distill_alpha")
+}
+
+
+def untaught(spec: CellSpec) -> CellSpec:
+    """The cell without a teacher (its twin in a suite with one)."""
+    return dataclasses.replace(spec, **PLAIN)
 
 
 def teacher_choice(suite: SuiteSpec, method: str) -> MethodChoice:
@@ -53,7 +63,7 @@ def with_teachers(cells: list[CellSpec], suite: SuiteSpec, asked: str | None) ->
         return cells
     out: list[CellSpec] = []
     for cell in cells:
-        plain = dataclasses.replace(cell, **PLAIN)
+        plain = untaught(cell)
         out.append(plain)
         if teacher_of(plain, suite.teacher, suite.teacher_model) != plain:
             out.append(distilled(cell, suite.teacher, suite.teacher_model))

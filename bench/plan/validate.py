@@ -159,9 +159,10 @@ def check_distillation(spec: CellSpec) -> None:
     """A distilled cell: a classification task, its teacher's, and a temperature and mix that
     mean something; the distillation settings alone (no teacher) are refused."""
     from bench.core.registry import TASKS
+    from bench.plan.distillation import untaught
 
     if spec.teacher is None:
-        if (spec.distill_temperature, spec.distill_alpha) != (2.0, 0.5):
+        if spec != untaught(spec):
             raise ValueError(
                 "--distill-temperature / --distill-alpha change nothing without a teacher: "
                 "give --distill-from METHOD"

@@ -3,10 +3,9 @@ configuration trained without one, tested at the method level."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
+from bench.plan.distillation import untaught
 from bench.report.verdict import Verdict
 from bench.stats.collapse import collapse_note, with_failure_modes
 from bench.stats.compare import method_level_difference
@@ -29,12 +28,6 @@ NOTE = (
 )
 
 
-def _untaught(spec: object) -> str:
-    """The configuration key of a student's twin without a teacher."""
-    plain = dataclasses.replace(spec, teacher=None, distill_temperature=2.0, distill_alpha=0.5)
-    return configuration_key(plain)
-
-
 def _mean(cells: pd.DataFrame) -> str:
     """The mean metric of the seeds that did not collapse (collapsed ones are failures)."""
     healthy = cells[~cells["collapsed"]]
@@ -51,7 +44,7 @@ def distillation_rows(ok: pd.DataFrame, store: Store) -> pd.DataFrame | None:
     taught = ok[ok["spec"].map(lambda s: s.teacher is not None)]
     rows = []
     for config, group in taught.groupby("config", sort=False):
-        twin = _untaught(group["spec"].iloc[0])
+        twin = configuration_key(untaught(group["spec"].iloc[0]))
         plain = ok[ok["config"] == twin]
         if plain.empty:
             continue
