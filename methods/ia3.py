@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue
     lr=5e-3,
     defaults={"targets": ("k", "v", "down"), "feedforward": ("down",)},
     rules={"targets": ROLES, "feedforward": ROLES},
+    base_when_disabled=True,
 )
 def ia3(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Scale the outputs of k and v, and the inputs of the MLP's down projection."""

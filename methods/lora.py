@@ -17,6 +17,7 @@ LORA_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")}
 LORA_RULES = {"r": POSITIVE_INT, "alpha": POSITIVE, "dropout": DROPOUT, "targets": ROLES}
 LORA_SEARCH = ("r", (4, 8, 16))  # the rank a search varies
 LORA = {"defaults": LORA_DEFAULTS, "rules": LORA_RULES, "search": LORA_SEARCH}
+OFF_IS_BASE = {"base_when_disabled": True}  # B starts at zero and the base stays as loaded
 
 
 def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: object) -> nn.Module:
@@ -35,19 +36,19 @@ def lora_on(model: nn.Module, settings: dict, ctx: MethodContext, **extra: objec
     )
 
 
-@register_method("lora", family="reparametrization", lr=3e-3, **LORA)
+@register_method("lora", family="reparametrization", lr=3e-3, **LORA, **OFF_IS_BASE)
 def lora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Low-rank updates B @ A on the target projections (Hu et al., 2021); the base is frozen."""
     return lora_on(model, settings, ctx)
 
 
-@register_method("dora", family="reparametrization", lr=3e-3, **LORA)
+@register_method("dora", family="reparametrization", lr=3e-3, **LORA, **OFF_IS_BASE)
 def dora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on the direction plus a trained magnitude vector per module (Liu et al., 2024)."""
     return lora_on(model, settings, ctx, use_dora=True)
 
 
-@register_method("rslora", family="reparametrization", lr=3e-3, **LORA)
+@register_method("rslora", family="reparametrization", lr=3e-3, **LORA, **OFF_IS_BASE)
 def rslora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA scaled by alpha / sqrt(r) instead of alpha / r (Kalajdzievski, 2023)."""
     return lora_on(model, settings, ctx, use_rslora=True)
@@ -86,6 +87,7 @@ def olora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     defaults={"init_r": 12, "target_r": 8, "alpha": 16, "dropout": 0.1, "targets": ("q", "v")},
     rules={**LORA_RULES, "init_r": POSITIVE_INT, "target_r": POSITIVE_INT},
     search=("target_r", (4, 8, 12)),  # at most init_r (12)
+    **OFF_IS_BASE,
 )
 def adalora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """SVD-shaped LoRA whose rank budget is pruned during training (Zhang et al., 2023)."""

@@ -20,7 +20,7 @@ LYCORIS = {
 }
 
 
-@register_method("loha", family="reparametrization", lr=3e-3, **LYCORIS)
+@register_method("loha", family="reparametrization", lr=3e-3, base_when_disabled=True, **LYCORIS)
 def loha(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Update = (B1 A1) * (B2 A2), a Hadamard product of two low-rank pairs (Hyeon-Woo, 2022)."""
     from peft import LoHaConfig
@@ -35,7 +35,7 @@ def loha(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     )
 
 
-@register_method("lokr", family="reparametrization", lr=3e-3, **LYCORIS)
+@register_method("lokr", family="reparametrization", lr=3e-3, base_when_disabled=True, **LYCORIS)
 def lokr(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Update = W1 (x) (B A), a Kronecker product with a low-rank factor (Yeh et al., 2023)."""
     from peft import LoKrConfig

@@ -22,6 +22,7 @@ TOKENS = ("virtual_tokens", (10, 20, 40))  # the length a search varies
     defaults={"virtual_tokens": 20},
     rules={"virtual_tokens": POSITIVE_INT},
     search=TOKENS,
+    base_when_disabled=True,
 )
 def prompt_tuning(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """Trained embeddings of virtual tokens prepended to the input (Lester et al., 2021)."""

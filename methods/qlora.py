@@ -74,6 +74,7 @@ def _int8_base(settings: dict, device: str) -> Quantization:
     },
     search=LORA_SEARCH,
     meta_method="lora",
+    base_when_disabled=True,  # the quantised base it trains on, as trl's reference for QLoRA
 )
 def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on a frozen 4-bit (NF4 or FP4, double-quantised) base; bf16 compute on GPU."""
@@ -98,6 +99,7 @@ def qlora(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     rules={**LORA_RULES, "compute_dtype": COMPUTE_DTYPE},
     search=LORA_SEARCH,
     meta_method="lora",
+    base_when_disabled=True,  # the quantised base it trains on, as trl's reference for QLoRA
 )
 def lora_8bit(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
     """LoRA on a frozen LLM.int8 base (bitsandbytes Linear8bitLt)."""

@@ -91,3 +91,30 @@ def load_fixed_tokens() -> RawData:
     return RawData(
         texts=prompts, labels=[0] * len(prompts), label_names=("all",), responses=responses
     )
+
+
+@register_task(
+    "synthetic_prefs",
+    kind="preference",
+    labels=("short", "long"),
+    metric="reward_accuracy",
+    metrics=("reward_accuracy", "reward_margin"),
+    source=(
+        "synthetic: 3-6 filler words; the chosen response reverses them, the rejected one "
+        "repeats them in order"
+    ),
+    val_size=50,
+    test_size=50,
+    size=600,
+    general_text="synthetic_words",
+)
+def load_synthetic_prefs() -> RawData:
+    """synthetic_reverse's prompts as pairs: the reversal preferred to the echo."""
+    reverse = load_synthetic_reverse()
+    return RawData(
+        texts=reverse.texts,
+        labels=reverse.labels,
+        label_names=reverse.label_names,
+        responses=reverse.responses,
+        rejected=list(reverse.texts),
+    )

@@ -19,10 +19,12 @@ from bench.data.splits import Encoded, Part, collate, encode, to_device
 from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.evaluate.generation import encode_sft
 from bench.evaluate.metrics import LOWER_IS_BETTER
+from bench.evaluate.preference import encode_pairs
 from bench.meters.param_counts import count_parameters
 from bench.models.chunked_loss import use_chunked_loss
 from bench.models.precision import dtype_census, keep_added_fp32
 from bench.models.sources import enable_gradient_checkpointing, head_module_names
+from bench.regimes.preference import PreferenceObjective, Reference, frozen, reference_strategy
 
 
 @dataclass
@@ -43,6 +45,7 @@ class LoadedCell:
     params: dict[str, Any]
     dtypes: dict[str, Any]
     record: dict[str, Any]
+    preference: PreferenceObjective | None = None  # a preference task's loss and reference
 
 
 def load_and_apply(setup: CellSetup) -> LoadedCell:
@@ -50,7 +53,7 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
     spec, task, device = setup.spec, setup.task, setup.device
     target = setup.load_target()
     load_start = time.perf_counter()
-    model, tokenizer = setup.model_info.load(task.kind, setup.num_labels, target)
+    model, tokenizer = setup.model_info.load(setup.load_kind, setup.num_labels, target)
     if task.kind == "regression":
         model.config.problem_type = "regression"
     base_ids = {id(p) for p in model.parameters()}
@@ -65,7 +68,7 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
     batches = plan_batches(len(train), cfg)
     ctx = MethodContext(
         model_kind=setup.model_info.kind,
-        task_kind=task.kind,
+        task_kind=setup.load_kind,
         head_names=heads,
         seed=spec.seed,
         total_steps=len(plan_steps(len(train), cfg)),
@@ -83,6 +86,7 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
     if spec.loss_chunks:
         use_chunked_loss(model, spec.loss_chunks)
     move_rest(model, device)
+    preference = preference_objective(setup, model)
     params, dtypes = count_parameters(model, heads), dtype_census(model)
     record = {
         "seconds": time.perf_counter() - load_start,
@@ -92,6 +96,8 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
         "attention": getattr(getattr(model, "config", None), "_attn_implementation", None),
         "compile": spec.compile,
     }
+    if preference is not None:
+        record["reference"] = preference.record()
     return LoadedCell(
         model,
         tokenizer,
@@ -106,7 +112,33 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
         params,
         dtypes,
         record,
+        preference,
     )
+
+
+def preference_objective(setup: CellSetup, model: torch.nn.Module) -> PreferenceObjective | None:
+    """A preference cell's objective, with DPO's reference: the trained model with its method
+    switched off, or a frozen copy of the base loaded here (inside the load's memory phase, so
+    the peak counts it)."""
+    spec = setup.spec
+    if setup.task.kind != "preference":
+        return None
+    strategy = reference_strategy(spec)
+    reference = None
+    if strategy == "adapter-off":
+        if not hasattr(model, "disable_adapter"):
+            raise RuntimeError(
+                f"method {spec.method} declares that switching it off gives the base back, but "
+                f"its model ({type(model).__name__}) cannot be switched off"
+            )
+        reference = Reference("adapter-off", model)
+    elif strategy == "copy":
+        with torch.random.fork_rng():  # a `config:` model's random weights, as the policy's
+            torch.manual_seed(spec.seed)
+            base = setup.model_info.load(setup.load_kind, setup.num_labels, setup.load_target())[0]
+        move_rest(base, setup.device)
+        reference = Reference("copy", frozen(base))
+    return PreferenceObjective(spec.preference_objective, spec.dpo_beta, reference)
 
 
 def move_rest(model: torch.nn.Module, device: torch.device) -> None:
@@ -139,6 +171,15 @@ def _encode_parts(setup: CellSetup, tokenizer: Any) -> tuple[Encoded, Encoded, E
         }
 
         def build(part: Part = part) -> Encoded:
+            if kind == "preference":
+                return encode_pairs(
+                    tokenizer,
+                    part.texts,
+                    part.responses or [],
+                    part.rejected or [],
+                    part.labels,
+                    spec.max_length,
+                )
             if kind == "generation":
                 return encode_sft(
                     tokenizer, part.texts, part.responses, part.labels, spec.max_length

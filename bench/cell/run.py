@@ -84,6 +84,8 @@ def run_cell(
     out = record.to_dict()
     if serving is not None:
         out["inference"] = serving
+    if loaded.preference is not None:
+        out["preference"] = loaded.preference.record()
     if taught is not None:
         out["distillation"] = {
             **taught.record,
@@ -108,7 +110,7 @@ def _serve(setup: CellSetup, loaded: LoadedCell) -> dict:
 
     def base() -> torch.nn.Module:
         torch.manual_seed(setup.spec.seed)  # a `config:` model's random weights, as trained
-        return setup.model_info.load(setup.task.kind, setup.num_labels, setup.load_target())[0]
+        return setup.model_info.load(setup.load_kind, setup.num_labels, setup.load_target())[0]
 
     def rebuilt() -> torch.nn.Module:
         own, _ = split_common(setup.settings)
@@ -159,10 +161,20 @@ def _trainer(
             evaluate=scorer.validation,
             regularizer=regimes.regularizer,
             unfreeze=regimes.unfreeze,
-            objective=distiller.objective if distiller is not None else None,
+            objective=_objective(distiller, loaded),
         )
 
     return fit
+
+
+def _objective(
+    distiller: Distiller | None, loaded: LoadedCell
+) -> Callable[[Any, dict[str, torch.Tensor], list[int]], torch.Tensor] | None:
+    """What the loop minimises instead of the model's own loss: a student's mix with its
+    teacher, or a preference pair's loss; None for the task's loss."""
+    if distiller is not None:
+        return distiller.objective
+    return loaded.preference.objective if loaded.preference is not None else None
 
 
 def failure_record(exc: BaseException) -> dict[str, Any]:

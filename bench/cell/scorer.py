@@ -33,6 +33,7 @@ class Scorer:
             spec.precision,
             with_generation=final,
             max_new_tokens=spec.max_new_tokens or task.max_new_tokens,
+            preference=self.loaded.preference,
         )
 
     def validation(self) -> dict[str, float]:

@@ -33,7 +33,23 @@ class CellSetup:
 
     @property
     def num_labels(self) -> int:
-        return 1 if self.task.kind == "regression" else len(self.split.label_names)
+        if self.task.kind == "regression" or self.model_task_kind == "reward":
+            return 1
+        return len(self.split.label_names)
+
+    @property
+    def model_task_kind(self) -> str:
+        """What the model is built for: the task's kind, except that a preference task trains a
+        causal LM (DPO) or a scalar-head classifier (a reward model)."""
+        if self.task.kind != "preference":
+            return self.task.kind
+        return "generation" if self.spec.preference_objective == "dpo" else "reward"
+
+    @property
+    def load_kind(self) -> str:
+        """The model loaders' and peft's task kind (a reward model is a one-label classifier)."""
+        kind = self.model_task_kind
+        return "classification" if kind == "reward" else kind
 
     def load_target(self) -> LoadTarget:
         quantization = (
@@ -119,3 +135,6 @@ def _check_supported(
         raise Unsupported(method.no_checkpointing)
     if task.kind == "generation" and model_info.kind != "decoder":
         raise Unsupported(f"generation task {task.name!r} needs a decoder; {spec.model!r} is not")
+    if task.kind == "preference" and spec.preference_objective == "dpo":
+        if model_info.kind != "decoder":
+            raise Unsupported(f"DPO on {task.name!r} needs a decoder; {spec.model!r} is not")

@@ -17,7 +17,7 @@ from bench.cell.optimizer_in_backward import OptimizerInBackward
 from bench.core.errors import Unsupported
 from bench.core.spec import CellSpec
 from bench.core.vocab import OPTIMIZERS
-from bench.data.splits import Encoded, batch_order, collate, to_device
+from bench.data.splits import Encoded, batch_order, collate, model_inputs, to_device
 from bench.meters.speed import StepTimer, synchronize
 from bench.models.precision import autocast_for, get_recipe
 from bench.regimes.unfreeze import ProgressiveUnfreezing
@@ -170,7 +170,7 @@ def host_batch(
     batch without padding goes without its all-ones mask: the same computation, and it spares
     transformers' read of the mask's values on the device (a host sync) in every forward."""
     batch = collate(data, indices, pad_id)
-    lengths = [len(data.input_ids[i]) for i in indices]  # counted from the lists, no tensor read
+    lengths = [len(row) for row in data.sequences(indices)]  # from the lists, no tensor read
     real, padded = sum(lengths), len(lengths) * max(lengths)
     if real == padded:
         del batch["attention_mask"]
@@ -215,7 +215,8 @@ def train_loop(
     """Train `model` in place; time every optimiser step; return losses and timings.
 
     `objective(outputs, batch, indices)` replaces the model's loss as what is minimised (a
-    distilled student's); `regularizer()` (EWC) is added to it; the recorded loss is the task's.
+    distilled student's; a preference pair's, which is also the recorded loss as the model
+    has none); `regularizer()` (EWC) is added to it; the recorded loss is the task's.
     `unfreeze` holds back all but the top layers at first (the optimizer still owns them all).
     """
     if cfg.scheduler not in SCHEDULERS:
@@ -276,9 +277,10 @@ def train_loop(
             tokens, padded, position = tokens + real, padded + pad, position + 1
             batch = to_device(host, device)
             with autocast_for(device, cfg.precision):
-                outputs = model(**batch)
-                loss = outputs.loss
-                minimised = objective(outputs, batch, indices) if objective is not None else loss
+                outputs = model(**model_inputs(batch))
+                minimised = objective(outputs, batch, indices) if objective is not None else None
+                loss = outputs.loss if outputs.loss is not None else minimised  # a pair's loss
+                minimised = minimised if minimised is not None else loss
             if regularizer is not None:
                 minimised = minimised + regularizer()
             minimised = minimised / len(group)

@@ -10,7 +10,7 @@ from bench.cli.common import (
     add_setting_option,
     add_store_options,
 )
-from bench.core.vocab import BALANCE
+from bench.core.vocab import BALANCE, DPO_REFERENCES, PREFERENCE_OBJECTIVES
 from bench.execute.options import EXECUTORS
 
 
@@ -83,6 +83,24 @@ def add_budget(run: argparse.ArgumentParser) -> None:
         type=float,
         metavar="A",
         help="the teacher's share of a distilled student's loss, in [0, 1] (default 0.5)",
+    )
+    run.add_argument(
+        "--preference-objective",
+        choices=PREFERENCE_OBJECTIVES,
+        help="what a preference task trains: dpo (the policy, against a frozen reference) or "
+        "reward (a Bradley-Terry reward model on a scalar head); default dpo",
+    )
+    run.add_argument(
+        "--dpo-beta",
+        type=float,
+        metavar="B",
+        help="DPO's beta, > 0: the implicit reward is B log(policy / reference) (default 0.1)",
+    )
+    run.add_argument(
+        "--dpo-reference",
+        choices=DPO_REFERENCES,
+        help="DPO's reference: auto (the base with the method switched off where that gives "
+        "the base back, as for LoRA; else a frozen copy) or copy (always a second model)",
     )
     run.add_argument(
         "--grad-clip",

@@ -115,6 +115,9 @@ class MethodInfo:
     meta_method: str | None = None
     meta_settings: dict[str, Any] = field(default_factory=dict)
     meta_truth: bool = True
+    # peft's disable_adapter() gives back the unchanged base model: a DPO reference without a
+    # second copy of the weights (an initialisation that edits the base, PiSSA's, does not)
+    base_when_disabled: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -207,6 +210,7 @@ def register_method(
     meta_method: str | None = None,
     meta_settings: dict[str, Any] | None = None,
     meta_truth: bool = True,
+    base_when_disabled: bool = False,
     version: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(model, settings, ctx) -> model` as a method under `name`, with its facts
@@ -235,6 +239,7 @@ def register_method(
                 meta_method=meta_method,
                 meta_settings=dict(meta_settings or {}),
                 meta_truth=meta_truth,
+                base_when_disabled=base_when_disabled,
             ),
         )
         return fn

@@ -88,6 +88,9 @@ class CellSpec:
     teacher: str | None = None  # a distilled cell's teacher: that cell's spec JSON
     distill_temperature: float = 2.0  # softens both distributions (distilled cells)
     distill_alpha: float = 0.5  # the soft term's share of the loss (distilled cells)
+    preference_objective: str = "dpo"  # preference tasks: dpo or reward (bench.core.vocab)
+    dpo_beta: float = 0.1  # DPO's KL weight: the implicit reward is beta * log(pi / pi_ref)
+    dpo_reference: str = "auto"  # DPO's reference model (bench.core.vocab.DPO_REFERENCES)
     # The code that makes the numbers: the method's and the task's declared version
     # (bench.core.registry), so that a changed method never reuses its old cells.
     method_version: int | str = 1
@@ -127,6 +130,9 @@ class CellSpec:
         tags += [f"loss in {self.loss_chunks} chunks"] if self.loss_chunks else []
         tags += ["serving measured"] if self.inference else []
         tags += [self.teacher_tag()] if self.teacher is not None else []
+        tags += ["reward model"] if self.preference_objective == "reward" else []
+        tags += [f"beta {self.dpo_beta:g}"] if self.dpo_beta != 0.1 else []
+        tags += ["reference copy"] if self.dpo_reference == "copy" else []
         tags += [f"{self.shots}-shot"] if self.shots else []
         tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
         tags += (
@@ -183,6 +189,9 @@ LATER_FIELDS = {
         "teacher",
         "distill_temperature",
         "distill_alpha",
+        "preference_objective",
+        "dpo_beta",
+        "dpo_reference",
         "method_version",
         "task_version",
     )
@@ -191,11 +200,13 @@ LATER_FIELDS = {
 
 @dataclass(frozen=True)
 class MethodChoice:
-    """A method in a suite with its settings and an optional learning rate override."""
+    """A method in a suite with its settings, an optional learning rate override and budget
+    fields of its own (a DPO reference strategy that only some methods have)."""
 
     name: str
     settings: Settings = ()
     lr: float | None = None
+    budget: Settings = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ RECIPE_NAMES = ("fp32", "amp-bf16", "bf16", "amp-fp16")  # bench.models.precisio
 # the 8-bit ones are bitsandbytes' (paged: states in unified memory, evicted under pressure).
 OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit", "paged-adamw-8bit")
 BALANCE = ("down", "up")
+# a preference task's objective: DPO on the policy, or a Bradley-Terry reward model
+PREFERENCE_OBJECTIVES = ("dpo", "reward")
+# DPO's reference: auto (the base with the method switched off where that gives the base back,
+# else a frozen copy of the base), or always a copy
+DPO_REFERENCES = ("auto", "copy")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ class RawData:
 
     `labels` are class indices (classification), scores (regression) or topic indices that
     stratify the split (generation); `texts_b` holds the second text of sentence-pair tasks and
-    `responses` the target text of generation tasks.
+    `responses` the target text of generation tasks (a preference task's chosen response, with
+    the rejected one in `rejected`).
     """
 
     texts: list[str]
@@ -34,6 +35,7 @@ class RawData:
     label_names: tuple[str, ...]
     texts_b: list[str] | None = None
     responses: list[str] | None = None
+    rejected: list[str] | None = None
 
 
 class Part(NamedTuple):
@@ -43,14 +45,15 @@ class Part(NamedTuple):
     labels: list[Any]
     texts_b: list[str] | None = None
     responses: list[str] | None = None
+    rejected: list[str] | None = None
 
     def __len__(self) -> int:  # type: ignore[override]
         return len(self.labels)
 
-    def rows(self) -> list[tuple[str, Any, str | None, str | None]]:
-        b = self.texts_b or [None] * len(self.labels)
-        r = self.responses or [None] * len(self.labels)
-        return list(zip(self.texts, self.labels, b, r, strict=True))
+    def rows(self) -> list[tuple[str, Any, str | None, str | None, str | None]]:
+        n = len(self.labels)
+        b, r = self.texts_b or [None] * n, self.responses or [None] * n
+        return list(zip(self.texts, self.labels, b, r, self.rejected or [None] * n, strict=True))
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,11 @@ class Split:
         digest = hashlib.sha256()
         for part in ("train", "validation", "test"):
             digest.update(f"#{part}\n".encode())
-            for text, label, text_b, response in getattr(self, part).rows():
+            for text, label, text_b, response, rejected in getattr(self, part).rows():
                 line = f"{label}\t{text}"
                 line += f"\t{text_b}" if text_b is not None else ""
                 line += f"\t{response}" if response is not None else ""
+                line += f"\t{rejected}" if rejected is not None else ""
                 digest.update(f"{line}\n".encode())
         return digest.hexdigest()[:16]
 
@@ -120,21 +124,24 @@ def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
     n = len(raw.texts)
     texts_b = raw.texts_b or [None] * n
     responses = raw.responses or [None] * n
+    rejects = raw.rejected or [None] * n
     seen: dict[tuple, set[Any]] = {}
-    first: dict[tuple, tuple[str, Any, str | None, str | None]] = {}
+    first: dict[tuple, tuple[str, Any, str | None, str | None, str | None]] = {}
     empty = 0
-    for text, label, text_b, response in zip(
-        raw.texts, raw.labels, texts_b, responses, strict=True
+    for text, label, text_b, response, rejected in zip(
+        raw.texts, raw.labels, texts_b, responses, rejects, strict=True
     ):
         text = clean_text(str(text))
-        text_b = clean_text(str(text_b)) if text_b is not None else None
-        response = clean_text(str(response)) if response is not None else None
-        if not text or text_b == "" or response == "":
+        text_b, response, rejected = (
+            clean_text(str(x)) if x is not None else None for x in (text_b, response, rejected)
+        )
+        if not text or "" in (text_b, response, rejected):
             empty += 1
             continue
         key = (text.lower(), (text_b or "").lower(), (response or "").lower())
+        key += ((rejected or "").lower(),) if raw.rejected is not None else ()
         seen.setdefault(key, set()).add(label)
-        first.setdefault(key, (text, label, text_b, response))
+        first.setdefault(key, (text, label, text_b, response, rejected))
     conflicting = {k for k, v in seen.items() if len(v) > 1}
     kept = [first[k] for k in first if k not in conflicting]  # insertion order: deterministic
     dropped = {
@@ -148,6 +155,7 @@ def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
         label_names=raw.label_names,
         texts_b=[k[2] for k in kept] if raw.texts_b is not None else None,
         responses=[k[3] for k in kept] if raw.responses is not None else None,
+        rejected=[k[4] for k in kept] if raw.rejected is not None else None,
     )
     return clean, dropped
 
@@ -263,6 +271,7 @@ def _part(raw: RawData, rows: list[int]) -> Part:
         labels=[raw.labels[i] for i in rows],
         texts_b=[raw.texts_b[i] for i in rows] if raw.texts_b is not None else None,
         responses=[raw.responses[i] for i in rows] if raw.responses is not None else None,
+        rejected=[raw.rejected[i] for i in rows] if raw.rejected is not None else None,
     )
 
 
@@ -271,16 +280,28 @@ class Encoded:
     """Token ids (unpadded lists) and labels of one split part.
 
     `labels` are classes, scores (`regression`) or, for generation, the strata; generation
-    parts carry `token_labels`, the ids to predict with -100 on every prompt token.
+    parts carry `token_labels`, the ids to predict with -100 on every prompt token. Preference
+    parts hold the chosen sequences there and the rejected ones in `rejected_ids` and
+    `rejected_labels` (one example is one pair).
     """
 
     input_ids: list[list[int]]
     labels: list[Any]
     token_labels: list[list[int]] | None = None
     regression: bool = False
+    rejected_ids: list[list[int]] | None = None
+    rejected_labels: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def sequences(self, indices: list[int]) -> list[list[int]]:
+        """The token rows a batch of these examples holds: a pair's two sequences, chosen
+        rows first."""
+        rows = [self.input_ids[i] for i in indices]
+        if self.rejected_ids is not None:
+            rows += [self.rejected_ids[i] for i in indices]
+        return rows
 
 
 def encode(
@@ -301,12 +322,24 @@ def encode(
     )
 
 
+PAIR_LABELS = "pair_labels"  # a preference batch's response labels: read by the loss, not the model
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What the model's forward takes of a batch (a preference batch keeps its labels apart)."""
+    return {k: v for k, v in batch.items() if k != PAIR_LABELS}
+
+
 def collate(
     encoded: Encoded, indices: list[int], pad_id: int, padding_side: str = "right"
 ) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest member; the attention mask marks the real tokens."""
+    """Pad a batch to its longest member; the attention mask marks the real tokens. A
+    preference batch holds the chosen then the rejected sequences, their response labels
+    under PAIR_LABELS."""
     import torch
 
+    if encoded.rejected_ids is not None:
+        return _collate_pairs(encoded, indices, pad_id)
     rows = [encoded.input_ids[i] for i in indices]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -325,6 +358,23 @@ def collate(
     else:
         labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _collate_pairs(encoded: Encoded, indices: list[int], pad_id: int) -> dict[str, torch.Tensor]:
+    import torch
+
+    rows = encoded.sequences(indices)
+    labels = [encoded.token_labels[i] for i in indices]  # type: ignore[index]
+    labels += [encoded.rejected_labels[i] for i in indices]  # type: ignore[index]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    token_labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    for j, (row, row_labels) in enumerate(zip(rows, labels, strict=True)):
+        ids[j, : len(row)] = torch.tensor(row)
+        mask[j, : len(row)] = 1
+        token_labels[j, : len(row)] = torch.tensor(row_labels)
+    return {"input_ids": ids, "attention_mask": mask, PAIR_LABELS: token_labels}
 
 
 def batch_order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:

@@ -51,6 +51,7 @@ METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
     "mse": lambda y, p: float(mean_squared_error(y, p)),
     "rouge_l": _mean,
     "exact_match": _mean,
+    "reward_accuracy": _mean,  # preference rows store 1 where the chosen response won
 }
 # Generation metrics computed from texts; `rouge_l` and `exact_match` are also per-example means.
 # Metrics that are the mean of a per-example score: that score from (labels, predictions).
@@ -60,6 +61,7 @@ PER_EXAMPLE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "mse": lambda y, p: (np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2,
     "rouge_l": lambda _y, p: np.asarray(p, dtype=float),
     "exact_match": lambda _y, p: np.asarray(p, dtype=float),
+    "reward_accuracy": lambda _y, p: np.asarray(p, dtype=float),
 }
 
 TEXT_METRICS = ("bleu", "rouge_l", "exact_match")

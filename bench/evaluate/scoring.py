@@ -12,6 +12,8 @@ from bench.data.splits import Encoded, Part
 from bench.evaluate.generation import generate, response_losses, token_loss
 from bench.evaluate.metrics import compute_metrics, corpus_bleu, exact_match, rouge_l
 from bench.evaluate.predict import predict
+from bench.evaluate.preference import evaluate_pairs
+from bench.regimes.preference import PreferenceObjective
 
 
 def evaluate_part(
@@ -26,8 +28,14 @@ def evaluate_part(
     *,
     with_generation: bool = False,
     max_new_tokens: int = 32,
+    preference: PreferenceObjective | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """(metrics incl. `loss`, per-example rows); generation decodes only when asked (slow)."""
+    """(metrics incl. `loss`, per-example rows); generation decodes only when asked (slow); a
+    preference task is scored with its cell's objective."""
+    if task.kind == "preference":
+        if preference is None:
+            raise ValueError(f"{task.name} is a preference task: its cell's objective scores it")
+        return evaluate_pairs(preference, model, encoded, device, pad_id)
     if task.kind == "generation":
         return _evaluate_generation(
             task, model, tokenizer, encoded, part, device, pad_id, with_generation, max_new_tokens

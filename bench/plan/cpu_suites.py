@@ -174,6 +174,32 @@ register_suite(
 
 register_suite(
     SuiteSpec(
+        name="preferences",
+        description=(
+            "Preference tuning of SmolLM2-135M-Instruct on chatterbot_prefs (a prompt's own reply "
+            "chosen over another topic's; built from the SFT pairs, no wheel carries human "
+            "preference pairs): DPO (beta 0.1) and a Bradley-Terry reward model on a scalar "
+            "head, each with LoRA (r=8, q,v; lr 1e-3) and full fine-tuning (lr 1e-5), one "
+            "untuned rate each; LoRA's DPO reference is the base with the adapter switched off, "
+            "full fine-tuning's a frozen copy, and LoRA runs once more against a copy to measure "
+            "what the copy costs. 160 training pairs, 64 tokens, batch 8 pairs, 20 steps, "
+            "seeds 0-2; scored on 150 held-out prompts' pairs."
+        ),
+        models=("smollm2",),
+        tasks=("chatterbot_prefs",),
+        methods=(
+            MethodChoice("lora", lr=1e-3),
+            MethodChoice("lora", lr=1e-3, budget=(("dpo_reference", "copy"),)),
+            MethodChoice("full", lr=1e-5),
+        ),
+        seeds=(0, 1, 2),
+        budget={"train_size": 160, "max_length": 64, "batch_size": 8, "epochs": 1.0},
+        variants=({}, {"preference_objective": "reward"}),
+    )
+)
+
+register_suite(
+    SuiteSpec(
         name="serving",
         description=(
             "What each kind of method costs to ship and to serve, on the embedded default's "

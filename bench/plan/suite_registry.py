@@ -31,6 +31,7 @@ FIRST_RUN_BUDGET = {**DEFAULT_BUDGET, "train_size": 640}
 def register_suite(suite: SuiteSpec) -> SuiteSpec:
     """Add a suite after checking that its budget and variants name CellSpec fields."""
     named = set(suite.budget).union(*(set(v) for v in suite.variants))
+    named |= {k for choice in suite.methods for k, _ in choice.budget}
     unknown = sorted(named - set(BUDGET_FIELDS))
     if unknown:
         raise ValueError(
@@ -77,6 +78,7 @@ def expand(
     """
     from bench.models.sources import canonical_model
     from bench.plan.distillation import with_teachers
+    from bench.plan.preferences import canonical
 
     choices = list(suite.methods)
     if methods:
@@ -99,7 +101,8 @@ def expand(
                 resolved = freeze_settings(info.resolve_settings(given))
                 rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
                 for variant in suite.variants:
-                    fields = {**suite.budget, **variant, **(budget or {}), **placement}
+                    own = dict(choice.budget)
+                    fields = {**suite.budget, **variant, **own, **(budget or {}), **placement}
                     for seed in seed_list:
                         cells.append(
                             CellSpec(
@@ -115,8 +118,8 @@ def expand(
                                 **fields,
                             )
                         )
-    cells = with_teachers(cells, suite, teacher)
-    return list(dict.fromkeys(cells))  # a narrowed variant may repeat a cell
+    cells = with_teachers([canonical(c) for c in cells], suite, teacher)
+    return list(dict.fromkeys(cells))  # a narrowed or canonical variant may repeat a cell
 
 
 def _taken_by(info: MethodInfo, settings: dict[str, Any]) -> dict[str, Any]:

@@ -129,12 +129,14 @@ def check_step_options(spec: CellSpec) -> None:
             f"over its vocabulary; {spec.task} is a {TASKS.get(spec.task).kind} task (use a "
             "generation task, or leave --loss-chunks unset)"
         )
-    if spec.inference and TASKS.get(spec.task).kind == "generation":
+    kind = TASKS.get(spec.task).kind
+    if spec.inference and kind in ("generation", "preference"):
         raise ValueError(
             f"inference: the serving stage measures classifiers and regressors for now; "
-            f"{spec.task} is a generation task (leave --inference unset)"
+            f"{spec.task} is a {kind} task (leave --inference unset)"
         )
     check_distillation(spec)
+    check_preference(spec)
     if not spec.optimizer_in_backward:
         return
     why = "the optimizer step in backward steps each parameter as its gradient arrives"
@@ -152,6 +154,52 @@ def check_step_options(spec: CellSpec) -> None:
         raise ValueError(
             f"precision {spec.precision}: {why}, before the loss scaler could check every "
             "gradient for infinities; use bf16, amp-bf16 or fp32"
+        )
+
+
+def check_preference(spec: CellSpec) -> None:
+    """Preference settings: on a preference task only, each one of its values; DPO trains a
+    causal language model (a decoder), a reward model any model with a scalar head."""
+    from bench.core.registry import TASKS
+    from bench.core.vocab import DPO_REFERENCES, PREFERENCE_OBJECTIVES
+    from bench.models.sources import get_model
+    from bench.plan.preferences import DPO_FIELDS
+
+    given = {
+        n: getattr(spec, n)
+        for n in ("preference_objective", *DPO_FIELDS)
+        if getattr(spec, n) != CellSpec.__dataclass_fields__[n].default
+    }
+    kind = TASKS.get(spec.task).kind
+    if kind != "preference":
+        if given:
+            names = ", ".join(f"--{n.replace('_', '-')} {v}" for n, v in given.items())
+            tasks = [n for n, t in TASKS.registered() if t.kind == "preference"]
+            raise ValueError(
+                f"{names}: {spec.task} is a {kind} task; these settings are for preference "
+                f"tasks ({', '.join(tasks)})"
+            )
+        return
+    if spec.preference_objective not in PREFERENCE_OBJECTIVES:
+        raise ValueError(
+            f"preference objective {spec.preference_objective!r} is not one of "
+            f"{', '.join(PREFERENCE_OBJECTIVES)}"
+        )
+    if spec.dpo_reference not in DPO_REFERENCES:
+        raise ValueError(
+            f"dpo reference {spec.dpo_reference!r} is not one of {', '.join(DPO_REFERENCES)}"
+        )
+    check_at_least("--dpo-beta", spec.dpo_beta, 0, strict=True)
+    model_kind = get_model(spec.model).kind
+    if spec.preference_objective == "dpo" and model_kind != "decoder":
+        raise ValueError(
+            f"DPO scores responses by a causal language model's log-probabilities; {spec.model} "
+            "is an encoder (use a decoder such as smollm2, or --preference-objective reward)"
+        )
+    if spec.teacher is not None or spec.self_training is not None or spec.shots is not None:
+        raise ValueError(
+            f"{spec.task}: distillation, self-training and k-shot draws are for classification "
+            "tasks; a preference task trains on its pairs"
         )
 
 
