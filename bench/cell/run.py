@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.cell.environment import environment
+from bench.cell.kept_state import keep_state
 from bench.cell.load import LoadedCell, compiled, load_and_apply
 from bench.cell.record import Evaluated, Measured, cell_record
 from bench.cell.regimes import Regimes, compose
@@ -37,9 +39,11 @@ def run_cell(
     on_step: ProgressFn | None = None,
     on_evaluate: Callable[[dict[str, float]], None] | None = None,
     after_evaluation: Callable[[CellSetup, LoadedCell], None] | None = None,
+    keep_state_in: Path | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one cell; returns the result record (status ok) or raises.
-    `after_evaluation` sees the trained cell (a distilled student's teacher keeps its logits)."""
+    `after_evaluation` sees the trained cell (a distilled student's teacher keeps its logits);
+    `keep_state_in`: the folder its trained tensors are kept in (bench.cell.kept_state)."""
     setup = resolve(spec)
     taught = _teacher(setup)  # a teacher trained here ends before this cell's meters start
     wall_start = time.perf_counter()
@@ -67,6 +71,7 @@ def run_cell(
     measured = Measured(memory.stop(), speed, flops, energy_out, tf32)
     if after_evaluation is not None:
         after_evaluation(setup, loaded)
+    kept = keep_state(loaded.model, keep_state_in) if keep_state_in is not None else None
     serving = _serve(setup, loaded) if spec.inference else None
     wall_s = time.perf_counter() - wall_start
     record = cell_record(
@@ -84,6 +89,8 @@ def run_cell(
     out = record.to_dict()
     if serving is not None:
         out["inference"] = serving
+    if kept is not None:
+        out["kept_state"] = kept
     if loaded.preference is not None:
         out["preference"] = loaded.preference.record()
     if taught is not None:

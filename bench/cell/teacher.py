@@ -65,10 +65,35 @@ def teacher_logits(
     return Taught(kept["logits"], {**_summary(teacher, kept), "trained_in_this_cell": True})
 
 
+def cache_from_kept(teacher: CellSpec, result: dict[str, Any], folder: Path) -> Path:
+    """Cache a stored teacher cell's training-split logits from its kept state: the model
+    rebuilt from its spec with the kept tensors over it, no training (the record's metric)."""
+    from bench.cell.kept_state import load_state, rebuilt
+    from bench.cell.setup import resolve
+    from bench.serve.merge import logits_of
+
+    path = cache_path(teacher.cell_id, resolve(teacher).split.hash)
+    if path.exists():
+        return path
+    kept_state = result["kept_state"]
+    setup, loaded = rebuilt(teacher, load_state(folder, kept_state))
+    metric = result["primary_metric"]
+    kept = {
+        "logits": logits_of(loaded.model, loaded.train, setup.device, loaded.pad_id),
+        "metric": metric,
+        "value": float(result["metrics"][metric]),
+        "kept_state": kept_state["sha256"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(kept, path)
+    return path
+
+
 def _summary(teacher: CellSpec, kept: dict[str, Any]) -> dict[str, Any]:
     return {
         "teacher_id": teacher.cell_id,
         "teacher": teacher.label(),
         "teacher_metric": kept["metric"],
         "teacher_value": kept["value"],
+        "teacher_kept_state": kept.get("kept_state"),  # logits from the stored cell's state
     }

@@ -4,12 +4,14 @@ one pipeline; --search-lr chooses the rates first."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from rich.markup import escape
 
 from bench.cli.common import csv_list, parse_setting, resolve_device, stored_statuses
 from bench.cli.pipeline import Page, RunPlan, execute
 from bench.cli.search import SearchOptions
+from bench.cli.stored_teacher import keep_states_here, resolve_teacher
 from bench.core.messages import LoggedConsole
 from bench.core.plugins import load_plugin_file
 from bench.execute.options import ExecutionOptions
@@ -80,6 +82,11 @@ def cmd_run(args: argparse.Namespace, console: LoggedConsole, command: str) -> i
     for path in args.plugin:
         load_plugin_file(path)
     selection, execution = selection_from(args), execution_from(args, command)
+    if getattr(args, "keep_states", False):
+        keep_states_here(args.store, args.executor)
+    if selection.teacher is not None and not args.dry_run:
+        teacher = resolve_teacher(selection.teacher, args.store)
+        selection = dataclasses.replace(selection, teacher=teacher)
     if args.gpu:
         plan = _gpu_plan(args, selection, execution, console)
     else:

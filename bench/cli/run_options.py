@@ -67,10 +67,17 @@ def add_budget(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--distill-from",
-        metavar="METHOD",
+        metavar="METHOD|CELL_ID",
         help="distil every cell from a teacher: the suite's configuration of METHOD at the "
-        "cell's model, task, budget and seed (trained first where its logits are not cached; "
+        "cell's model, task, budget and seed, or the stored cell CELL_ID (its kept state "
+        "where --keep-states kept one; else trained first where its logits are not cached; "
         "classification tasks)",
+    )
+    run.add_argument(
+        "--keep-states",
+        action="store_true",
+        help="keep every trained cell's trained tensors in states/ beside the store, "
+        "content-addressed and named in its record (a teacher or reference for later cells)",
     )
     run.add_argument(
         "--distill-temperature",

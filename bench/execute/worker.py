@@ -87,10 +87,19 @@ def _worker_main(
         load_builtin_plugins()
         for path in plugins:
             load_plugin_file(path)
-        record = run_cell(CellSpec.from_json(spec_json), on_step=on_step)
+        record = run_cell(CellSpec.from_json(spec_json), on_step=on_step, keep_state_in=kept_in())
     except BaseException as exc:  # every failure becomes a stored status, never a lost cell
         record = failure_record(exc)
     out.put(("done", record))
+
+
+def kept_in() -> Path | None:
+    """The folder `run --keep-states` keeps trained states in (set in the driver's environment
+    before any worker starts), or None."""
+    from bench.cell.kept_state import STATES_ENV
+
+    folder = os.environ.get(STATES_ENV)
+    return Path(folder) if folder else None
 
 
 CGROUP_MEMORY_EVENTS = Path("/sys/fs/cgroup/memory.events")
@@ -212,7 +221,7 @@ def run_in_process(spec: CellSpec, on_step: Any = None) -> dict[str, Any]:
     from bench.cell.run import failure_record, run_cell
 
     try:
-        return run_cell(spec, on_step=on_step)
+        return run_cell(spec, on_step=on_step, keep_state_in=kept_in())
     except Exception as exc:
         return failure_record(exc)
     finally:

@@ -53,9 +53,13 @@ def distilled(student: CellSpec, choice: MethodChoice, model: str | None = None)
 
 
 def with_teachers(cells: list[CellSpec], suite: SuiteSpec, asked: str | None) -> list[CellSpec]:
-    """`asked` (run --distill-from METHOD): every cell distilled from that method's teacher.
-    Else a suite with a teacher keeps its cells as they are (the students without a teacher)
-    and adds each one's distilled twin, except the teacher's own configuration."""
+    """`asked` (run --distill-from METHOD): every cell distilled from that method's teacher;
+    a stored teacher cell's spec JSON (run --distill-from CELL_ID): every cell distilled from
+    that one cell. Else a suite with a teacher keeps its cells as they are (the students
+    without a teacher) and adds each one's distilled twin, except the teacher's own
+    configuration."""
+    if asked is not None and asked.startswith("{"):
+        return [dataclasses.replace(c, teacher=asked) for c in cells]
     if asked is not None:
         choice = teacher_choice(suite, asked)
         return [distilled(c, choice) for c in cells]

@@ -23,7 +23,9 @@ class Selection:
     budget: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     lr: float | None = None
-    teacher: str | None = None  # run --distill-from: every cell distilled from this method
+    # run --distill-from: every cell distilled from this method, or from the stored cell whose
+    # spec JSON this is (a cell id resolved against the store)
+    teacher: str | None = None
 
     @property
     def narrows(self) -> bool:
