@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from rich.markup import escape
+
 from bench.cli.common import csv_list, resolve_device
 from bench.cli.listing import markdown
 from bench.core.messages import LoggedConsole
@@ -41,8 +43,8 @@ def cmd_time(args: argparse.Namespace, console: LoggedConsole, command: str) -> 
             store.save_timing(window.to_row())
             flag = " CONTENDED" if window.load.contended else ""
             console.print(
-                f"round {window.round + 1}/{args.rounds} {window.spec.label()}: median step "
-                f"{window.median_s * 1000:.0f} ms; others used "
+                f"round {window.round + 1}/{args.rounds} {escape(window.spec.label())}: median "
+                f"step {window.median_s * 1000:.0f} ms; others used "
                 f"{window.load.others_share:.0%} of a core, steal {window.load.steal_share:.0%}"
                 f"{flag}"
             )

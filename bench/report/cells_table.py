@@ -71,6 +71,8 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 embedding_drift=(res.get("forgetting") or {}).get("embedding_drift"),
                 inference=res.get("inference"),
                 distillation=res.get("distillation"),
+                preference=res.get("preference"),
+                metrics=res["metrics"],
             )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -19,6 +19,11 @@ def method_label(spec: CellSpec) -> str:
     return f"{name} [{', '.join(recipe)}]" if recipe else name
 
 
+def fmt_memory(mib: float) -> str:
+    """MiB below 1 GiB, GiB above."""
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:,.0f} MiB"
+
+
 def heading_anchor(title: str) -> str:
     """GitHub's anchor for a markdown heading."""
     return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")

@@ -18,8 +18,9 @@ from bench.report.comparisons_page import comparison_columns, family_caption
 from bench.report.distill_table import distillation_section
 from bench.report.estimates import estimate_section
 from bench.report.failures import failure_notes
-from bench.report.labels import BASELINE
+from bench.report.labels import BASELINE, fmt_memory
 from bench.report.plots import method_summary, pareto_plot
+from bench.report.preference_table import OBJECTIVES, preference_section
 from bench.report.serving_table import serving_section
 from bench.stats.collapse import with_failure_modes
 from bench.stats.configurations import configuration_key
@@ -27,11 +28,6 @@ from bench.store.cell_store import Store
 from bench.timing.ratios import side_by_side
 
 MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
-
-
-def fmt_memory(mib: float) -> str:
-    """MiB below 1 GiB, GiB above."""
-    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:,.0f} MiB"
 
 
 def _fmt_count(n: float) -> str:
@@ -121,6 +117,22 @@ def method_table(
             rows[-1]["embedding drift"] = f"{group['embedding_drift'].mean():.4f}"
     rows.sort(key=lambda r: r["method"] != baseline)  # the baseline first, then stored order
     return pd.DataFrame(rows).fillna("n/a")
+
+
+def objective_tables(
+    group: pd.DataFrame, timings: list[dict[str, Any]] | None
+) -> list[tuple[str, pd.DataFrame]]:
+    """A preference task's method table once per objective, each against its own full
+    fine-tuning (a reward model's memory and speed are never set against a DPO cell's)."""
+    out = []
+    objectives = group["spec"].map(lambda s: s.preference_objective)
+    for objective in dict.fromkeys(objectives):
+        cells = group[objectives == objective]
+        fulls = cells[cells["spec"].map(lambda s: s.method == BASELINE)]
+        baseline = fulls["method"].iloc[0] if len(fulls) else BASELINE
+        title = f"{OBJECTIVES.get(objective, objective)} (against `{baseline}`)"
+        out.append((title, method_table(cells, baseline=baseline, timings=timings)))
+    return out
 
 
 def recall_table(ok: pd.DataFrame, max_classes: int = MAX_LISTED_LABELS) -> pd.DataFrame | None:
@@ -295,25 +307,32 @@ def suite_report(
             first = ok.iloc[0]
             lines.append(_data_line(task, first))
             lines.append("")
-            table = method_table(group, timings=timings)
-            compared = against_baseline(ok, book)
-            if compared:
-                table = table.merge(comparison_columns(compared), on="method", how="left")
-                table = table.fillna("—")
-            lines.append(table.to_markdown(index=False, disable_numparse=True))
-            lines.append("")
-            if compared:
-                lines.append(family_caption(compared, first["metric_name"]))
+            preference = preference_section(ok, store, timings)
+            if preference:  # a table per objective: DPO and reward models never share one
+                for title, table in objective_tables(group, timings):
+                    markdown = table.to_markdown(index=False, disable_numparse=True)
+                    lines += [f"{title}:", "", markdown, ""]
+                lines += preference
+            else:
+                table = method_table(group, timings=timings)
+                compared = against_baseline(ok, book)
+                if compared:
+                    table = table.merge(comparison_columns(compared), on="method", how="left")
+                    table = table.fillna("—")
+                lines.append(table.to_markdown(index=False, disable_numparse=True))
                 lines.append("")
-            recall = recall_table(ok)
-            if recall is not None:
-                lines.append("Per-class recall, mean over seeds (what accuracy hides):")
-                lines.append("")
-                lines.append(recall.to_markdown(index=False, disable_numparse=True))
-                lines.append("")
+                if compared:
+                    lines.append(family_caption(compared, first["metric_name"]))
+                    lines.append("")
+                recall = recall_table(ok)
+                if recall is not None:
+                    lines.append("Per-class recall, mean over seeds (what accuracy hides):")
+                    lines.append("")
+                    lines.append(recall.to_markdown(index=False, disable_numparse=True))
+                    lines.append("")
             lines += serving_section(ok)
             lines += distillation_section(ok, store)
-            if plots is not None and ok["method"].nunique() > 1:
+            if plots is not None and ok["method"].nunique() > 1 and not preference:
                 folder, stem = plots
                 name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"
                 pareto_plot(

@@ -15,6 +15,7 @@ from bench.report.cells_table import cells_frame
 from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE, heading_anchor
+from bench.report.preference_summary import is_preference_task, preference_lines
 from bench.report.serving_summary import serving_lines
 from bench.report.suite_page import against_baseline, method_table
 from bench.stats.collapse import with_failure_modes
@@ -28,9 +29,9 @@ NOT_MEASURED = (
     "energy on this CPU: no RAPL counter is readable here (every J/sample is n/a, never 0)",
     "serving on a GPU (ONNX Runtime's CUDA and TensorRT providers) and serving generation "
     "tasks: not measured yet; serving is measured on the CPU for classifiers",
-    "reward models and preference tuning (DPO): not built yet; distillation is measured on "
-    "classifiers (the `distill` and `distill-small` pages test each taught student against its "
-    "untaught twin)",
+    "preference pairs judged by people: none installs offline, so the preference cells learn "
+    "pairs built from SFT data (a prompt's reply against another topic's); the win rate of "
+    "generations judged by the reward model, and RLHF with PPO, are not measured",
     "methods on decoders beyond SmolLM2-135M (one seed per method there), and seeds beyond 3: "
     "several comparisons need more seeds for 80% power (the pages print how many)",
 )
@@ -40,8 +41,8 @@ def _findings(
     stem: str, task: str, model: str, group: pd.DataFrame, book: ComparisonBook, timings: list[dict]
 ) -> dict[str, Any] | None:
     ok = group[group["status"] == Status.OK]
-    if ok.empty or BASELINE not in set(ok["method"]):
-        return None
+    if ok.empty or BASELINE not in set(ok["method"]) or is_preference_task(task):
+        return None  # preference tasks: one line per objective, never a pooled best
     table = method_table(group, timings=timings).set_index("method")
     flagged = with_failure_modes(ok)
     collapsed = sorted(collapsed_methods(ok))
@@ -144,13 +145,14 @@ def summary_page(
     `book`: the comparisons the pages were written from (computed here when not given)."""
     book = book or ComparisonBook(store)
     timings = store.timings()
-    sections, findings, serving = [], [], []
+    sections, findings, serving, preferences = [], [], [], []
     for stem, suite, cells in pages:
         records = store.cells([c.cell_id for c in cells])
         if not records:
             continue
         frame = cells_frame(records)
         serving += serving_lines(stem, frame[frame["status"] == Status.OK])
+        preferences += preference_lines(stem, frame[frame["status"] == Status.OK], store, timings)
         lines = []
         for (task, model), group in frame.groupby(["task", "model"], sort=False):
             found = _findings(stem, task, model, group, book, timings)
@@ -183,6 +185,7 @@ def summary_page(
         "",
         *sections,
         *(["## Serving after training", "", *serving, ""] if serving else []),
+        *(["## Preference tuning", "", *preferences, ""] if preferences else []),
         "## Not measured yet",
         "",
         *[f"- {item}." for item in NOT_MEASURED],

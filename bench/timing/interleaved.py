@@ -71,7 +71,9 @@ def representatives(cells: Sequence[CellSpec]) -> list[CellSpec]:
 def time_step(spec: CellSpec, steps: int = DEFAULT_STEPS) -> tuple[list[float], Load]:
     """Build the cell's model with its method and regimes as the cell does, then time
     WARMUP_STEPS + `steps` optimiser steps of its own data (no evaluation); the load covers the
-    steps only (building is not timed)."""
+    steps only (building is not timed). A preference cell steps on its pairs' loss (DPO's
+    reference pass included); a distilled cell is timed without its teacher's term (the
+    teacher's logits are not built here: a lookup and a KL over the classes)."""
     import torch
 
     from bench.cell.load import load_and_apply
@@ -100,6 +102,7 @@ def time_step(spec: CellSpec, steps: int = DEFAULT_STEPS) -> tuple[list[float], 
         step_hooks=loaded.ctx.step_hooks,
         regularizer=regimes.regularizer,
         unfreeze=regimes.unfreeze,
+        objective=loaded.preference.objective if loaded.preference is not None else None,
     )
     load = meter.stop()
     times = result.timer.times[WARMUP_STEPS:]
