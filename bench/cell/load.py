@@ -96,8 +96,6 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
         "attention": getattr(getattr(model, "config", None), "_attn_implementation", None),
         "compile": spec.compile,
     }
-    if preference is not None:
-        record["reference"] = preference.record()
     return LoadedCell(
         model,
         tokenizer,

@@ -52,14 +52,7 @@ def teacher_logits(
             f"{captured['split_hash']}; the student's is {split_hash}: give both the same task, "
             "training size, balance and shots"
         )
-    metric = record["primary_metric"]
-    kept = {
-        "logits": captured["logits"],
-        "metric": metric,
-        "value": float(record["metrics"][metric]),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(kept, path)
+    kept = _cache(path, captured["logits"], record)
     del record
     gc.collect()
     return Taught(kept["logits"], {**_summary(teacher, kept), "trained_in_this_cell": True})
@@ -77,16 +70,18 @@ def cache_from_kept(teacher: CellSpec, result: dict[str, Any], folder: Path) -> 
         return path
     kept_state = result["kept_state"]
     setup, loaded = rebuilt(teacher, load_state(folder, kept_state))
-    metric = result["primary_metric"]
-    kept = {
-        "logits": logits_of(loaded.model, loaded.train, setup.device, loaded.pad_id),
-        "metric": metric,
-        "value": float(result["metrics"][metric]),
-        "kept_state": kept_state["sha256"],
-    }
+    logits = logits_of(loaded.model, loaded.train, setup.device, loaded.pad_id)
+    _cache(path, logits, result, kept_state=kept_state["sha256"])
+    return path
+
+
+def _cache(path: Path, logits: torch.Tensor, record: dict[str, Any], **extra: Any) -> dict:
+    """Save a teacher's logits with its record's primary metric under `path`; what was saved."""
+    metric = record["primary_metric"]
+    kept = {"logits": logits, "metric": metric, "value": float(record["metrics"][metric]), **extra}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(kept, path)
-    return path
+    return kept
 
 
 def _summary(teacher: CellSpec, kept: dict[str, Any]) -> dict[str, Any]:

@@ -278,9 +278,10 @@ def train_loop(
             batch = to_device(host, device)
             with autocast_for(device, cfg.precision):
                 outputs = model(**model_inputs(batch))
-                minimised = objective(outputs, batch, indices) if objective is not None else None
-                loss = outputs.loss if outputs.loss is not None else minimised  # a pair's loss
-                minimised = minimised if minimised is not None else loss
+                loss = outputs.loss
+                minimised = objective(outputs, batch, indices) if objective is not None else loss
+                if loss is None:  # a preference pair's: the model has no loss of its own
+                    loss = minimised
             if regularizer is not None:
                 minimised = minimised + regularizer()
             minimised = minimised / len(group)

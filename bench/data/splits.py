@@ -303,6 +303,15 @@ class Encoded:
             rows += [self.rejected_ids[i] for i in indices]
         return rows
 
+    def label_rows(self, indices: list[int]) -> list[list[int]] | None:
+        """The token labels of those rows, in the same order (None without token labels)."""
+        if self.token_labels is None:
+            return None
+        rows = [self.token_labels[i] for i in indices]
+        if self.rejected_labels is not None:
+            rows += [self.rejected_labels[i] for i in indices]
+        return rows
+
 
 def encode(
     tokenizer: Any,
@@ -338,9 +347,7 @@ def collate(
     under PAIR_LABELS."""
     import torch
 
-    if encoded.rejected_ids is not None:
-        return _collate_pairs(encoded, indices, pad_id)
-    rows = [encoded.input_ids[i] for i in indices]
+    rows, label_rows = encoded.sequences(indices), encoded.label_rows(indices)
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -349,32 +356,17 @@ def collate(
         span = slice(width - len(row), width) if padding_side == "left" else slice(0, len(row))
         ids[j, span] = torch.tensor(row)
         mask[j, span] = 1
-        if encoded.token_labels is not None:
-            token_labels[j, span] = torch.tensor(encoded.token_labels[indices[j]])
-    if encoded.token_labels is not None:
+        if label_rows is not None:
+            token_labels[j, span] = torch.tensor(label_rows[j])
+    if encoded.rejected_ids is not None:
+        return {"input_ids": ids, "attention_mask": mask, PAIR_LABELS: token_labels}
+    if label_rows is not None:
         labels = token_labels
     elif encoded.regression:
         labels = torch.tensor([float(encoded.labels[i]) for i in indices], dtype=torch.float)
     else:
         labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def _collate_pairs(encoded: Encoded, indices: list[int], pad_id: int) -> dict[str, torch.Tensor]:
-    import torch
-
-    rows = encoded.sequences(indices)
-    labels = [encoded.token_labels[i] for i in indices]  # type: ignore[index]
-    labels += [encoded.rejected_labels[i] for i in indices]  # type: ignore[index]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    token_labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    for j, (row, row_labels) in enumerate(zip(rows, labels, strict=True)):
-        ids[j, : len(row)] = torch.tensor(row)
-        mask[j, : len(row)] = 1
-        token_labels[j, : len(row)] = torch.tensor(row_labels)
-    return {"input_ids": ids, "attention_mask": mask, PAIR_LABELS: token_labels}
 
 
 def batch_order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:

@@ -9,8 +9,13 @@ import dataclasses
 from bench.core.registry import METHODS, TASKS
 from bench.core.spec import CellSpec
 
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CellSpec)}
 DPO_FIELDS = ("dpo_beta", "dpo_reference")
+# the preference settings at CellSpec's defaults (what a cell without them holds)
+DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(CellSpec)
+    if f.name in ("preference_objective", *DPO_FIELDS)
+}
 
 
 def is_preference(spec: CellSpec) -> bool:
@@ -22,7 +27,7 @@ def canonical(spec: CellSpec) -> CellSpec:
     if not is_preference(spec):
         return spec
     if spec.preference_objective == "reward":
-        return dataclasses.replace(spec, **{n: _DEFAULTS[n] for n in DPO_FIELDS})
+        return dataclasses.replace(spec, **{n: DEFAULTS[n] for n in DPO_FIELDS})
     if spec.dpo_reference == "copy" and not METHODS.get(spec.method).base_when_disabled:
         return dataclasses.replace(spec, dpo_reference="auto")  # auto is a copy for it too
     return spec

@@ -123,13 +123,13 @@ def check_step_options(spec: CellSpec) -> None:
 
     check_at_least("grad_clip", spec.grad_clip, 0)
     check_at_least("loss_chunks", spec.loss_chunks, 1)
-    if spec.loss_chunks and TASKS.get(spec.task).kind != "generation":
+    kind = TASKS.get(spec.task).kind
+    if spec.loss_chunks and kind != "generation":
         raise ValueError(
             f"loss_chunks {spec.loss_chunks}: chunked cross-entropy is for a causal LM's loss "
-            f"over its vocabulary; {spec.task} is a {TASKS.get(spec.task).kind} task (use a "
+            f"over its vocabulary; {spec.task} is a {kind} task (use a "
             "generation task, or leave --loss-chunks unset)"
         )
-    kind = TASKS.get(spec.task).kind
     if spec.inference and kind in ("generation", "preference"):
         raise ValueError(
             f"inference: the serving stage measures classifiers and regressors for now; "
@@ -163,13 +163,9 @@ def check_preference(spec: CellSpec) -> None:
     from bench.core.registry import TASKS
     from bench.core.vocab import DPO_REFERENCES, PREFERENCE_OBJECTIVES
     from bench.models.sources import get_model
-    from bench.plan.preferences import DPO_FIELDS
+    from bench.plan.preferences import DEFAULTS
 
-    given = {
-        n: getattr(spec, n)
-        for n in ("preference_objective", *DPO_FIELDS)
-        if getattr(spec, n) != CellSpec.__dataclass_fields__[n].default
-    }
+    given = {n: getattr(spec, n) for n, default in DEFAULTS.items() if getattr(spec, n) != default}
     kind = TASKS.get(spec.task).kind
     if kind != "preference":
         if given:

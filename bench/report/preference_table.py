@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from bench.report.labels import BASELINE, fmt_memory
+from bench.report.speed import speed_ratio
 from bench.stats import paired as stats
 from bench.stats.compare import method_level_difference
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
-from bench.timing.ratios import side_by_side
 
 OBJECTIVES = {"dpo": "DPO", "reward": "reward model"}
 NOTE = (
@@ -56,21 +56,6 @@ def _mean_sd(values: pd.Series) -> str:
     if len(values) == 1:
         return f"{values.iloc[0]:.4f}"
     return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
-
-
-def _speed(
-    group: pd.DataFrame, base: pd.DataFrame | None, timings: list[dict[str, Any]] | None
-) -> str:
-    if base is None or base.empty:
-        return "—"
-    mine, theirs = configuration_key(group["spec"].iloc[0]), configuration_key(base["spec"].iloc[0])
-    if mine == theirs:
-        return "1.00"
-    if timings:
-        paired = side_by_side(timings, mine, theirs)
-        if paired is not None:
-            return paired.text()
-    return f"{base['step_time_s'].median() / group['step_time_s'].median():.2f} (separate runs)"
 
 
 def _adapter_off(ok: pd.DataFrame) -> pd.DataFrame | None:
@@ -124,7 +109,9 @@ def preference_rows(
                 ),
                 "step time ms": f"{group['step_time_s'].median() * 1000:.0f}",
                 f"x speed vs {base['method'].iloc[0] if base is not None else '-'}, adapter off": (
-                    _speed(group, base, timings) if _objective(spec) == "dpo" else "—"
+                    speed_ratio(group, base, timings)
+                    if base is not None and _objective(spec) == "dpo"
+                    else "—"
                 ),
                 "seeds": len(group),
                 "_config": configuration_key(spec),

@@ -22,36 +22,16 @@ from bench.report.labels import BASELINE, fmt_memory
 from bench.report.plots import method_summary, pareto_plot
 from bench.report.preference_table import OBJECTIVES, preference_section
 from bench.report.serving_table import serving_section
+from bench.report.speed import speed_ratio
 from bench.stats.collapse import with_failure_modes
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
-from bench.timing.ratios import side_by_side
 
 MAX_LISTED_LABELS = 8  # beyond this many classes, reports summarise instead of listing each
 
 
 def _fmt_count(n: float) -> str:
     return f"{int(n):,}"
-
-
-def speed_ratio(
-    group: pd.DataFrame, base: pd.DataFrame, timings: list[dict[str, Any]] | None
-) -> str:
-    """The baseline's step time over the method's: from a timing pass that timed both side by
-    side when the store holds one (with its spread), else from the cells' own runs, marked."""
-    if base.empty:
-        return "n/a"
-    if timings:
-        mine = configuration_key(group["spec"].iloc[0])
-        theirs = configuration_key(base["spec"].iloc[0])
-        if mine == theirs:
-            return "1.00"
-        paired = side_by_side(timings, mine, theirs)
-        if paired is not None:
-            return paired.text()
-    ratio = base["step_time_s"].median() / group["step_time_s"].median()
-    same = list(group["cell_id"]) == list(base["cell_id"])
-    return "1.00" if same else f"{ratio:.2f} (separate runs)"
 
 
 def method_table(

@@ -1,0 +1,31 @@
+"""A configuration's speed against a baseline's, as every page states it: side by side from a
+timing pass where one timed both, else from the cells' own runs, marked as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bench.stats.configurations import configuration_key
+from bench.timing.ratios import side_by_side
+
+
+def speed_ratio(
+    group: pd.DataFrame, base: pd.DataFrame, timings: list[dict[str, Any]] | None
+) -> str:
+    """The baseline's step time over the method's: from a timing pass that timed both side by
+    side when the store holds one (with its spread), else from the cells' own runs, marked."""
+    if base.empty:
+        return "n/a"
+    if timings:
+        mine = configuration_key(group["spec"].iloc[0])
+        theirs = configuration_key(base["spec"].iloc[0])
+        if mine == theirs:
+            return "1.00"
+        paired = side_by_side(timings, mine, theirs)
+        if paired is not None:
+            return paired.text()
+    ratio = base["step_time_s"].median() / group["step_time_s"].median()
+    same = list(group["cell_id"]) == list(base["cell_id"])
+    return "1.00" if same else f"{ratio:.2f} (separate runs)"
