@@ -18,7 +18,7 @@ from bench.plan.estimate import (
     quantized_weight_bytes,
 )
 from bench.plan.live_bytes import LiveBytes
-from bench.plan.meta_model import build_on_meta, config_for
+from bench.plan.meta_model import base_on_meta, build_on_meta, config_for
 
 SHAPE = {"batch_size": 1, "max_length": 8, "task_kind": "classification", "num_labels": 2}
 
@@ -272,3 +272,99 @@ def test_every_method_has_an_estimate_on_shipped_configs(model):
         assert e.peak_allocated_bytes > e.components["weights"] > 0
         made += 1
     assert made >= 22
+
+
+def _real_preference_step(spec) -> tuple[int, int]:
+    """A preference cell's own step (its loaded model, objective and reference) on full-length
+    sequences, live bytes tracked: (peak bytes, weight+state bytes held before it)."""
+    from bench.cell.load import load_and_apply
+    from bench.cell.setup import resolve
+    from bench.data.splits import PAIR_LABELS
+
+    setup = resolve(spec)
+    torch.manual_seed(0)
+    loaded = load_and_apply(setup)
+    net, objective = loaded.model, loaded.preference
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-4, foreach=True)
+    for p in trainable:
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    ids = torch.randint(3, 100, (2 * spec.batch_size, spec.max_length))
+    batch = {"input_ids": ids, PAIR_LABELS: ids}
+    held = list(net.parameters()) + list(net.buffers())
+    if objective.reference is not None and objective.reference.strategy == "copy":
+        reference = objective.reference.model
+        held += list(reference.parameters()) + list(reference.buffers())
+    held += [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+    tracker = LiveBytes()
+    tracker.track(held)
+    base = tracker.current
+    net.train()
+    with tracker, flash_attention():
+        outputs = net(input_ids=ids)
+        objective.objective(outputs, batch, list(range(spec.batch_size))).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return tracker.peak, base
+
+
+@pytest.mark.parametrize(
+    ("method", "reference", "step"),
+    [
+        ("lora", "auto", "dpo-adapter-off"),
+        ("lora", "copy", "dpo-copy"),
+        ("full", "auto", "dpo-copy"),
+    ],
+)
+def test_a_dpo_step_counts_both_sequences_and_its_reference_against_a_real_one(
+    method, reference, step
+):
+    """The planner steps a DPO cell as the cell does (two sequences per pair, the reference
+    run without gradients while the policy's activations are held, a copy's weights held):
+    its peak within ten percent of the real step's, and a copy adds exactly the base's bytes."""
+    import dataclasses
+
+    from bench.plan.planner import _step_of
+    from tests.helpers import tiny_cell
+
+    spec = dataclasses.replace(
+        tiny_cell(method, model="tiny-llama", batch_size=4, max_length=32),
+        task="synthetic_prefs",
+        dpo_reference=reference,
+    )
+    model, _, settings, shape = _step_of(spec)
+    assert (shape.preference, shape.task_kind) == (step, "generation")
+    e = estimate(model, method, dict(settings), shape=dataclasses.replace(shape, precision="fp32"))
+    peak, held = _real_preference_step(spec)
+    assert e.components["weights"] + e.components["optimizer_states"] == pytest.approx(
+        held, rel=0.01
+    )
+    assert e.peak_allocated_bytes == pytest.approx(peak, rel=0.10)
+    if step == "dpo-copy" and method == "lora":
+        alone = estimate(
+            model,
+            method,
+            dict(settings),
+            shape=dataclasses.replace(shape, preference="dpo-adapter-off"),
+        )
+        copy = base_on_meta(model, "generation", 2)  # an LM head, weights and rotary buffers
+        base = sum(t.numel() * t.element_size() for t in [*copy.parameters(), *copy.buffers()])
+        assert e.components["weights"] - alone.components["weights"] == base
+
+
+def test_a_reward_models_step_is_a_one_output_head_on_both_sequences():
+    import dataclasses
+
+    from bench.plan.planner import _step_of
+    from tests.helpers import tiny_cell
+
+    spec = dataclasses.replace(
+        tiny_cell("lora", model="tiny-llama"), task="synthetic_prefs", preference_objective="reward"
+    )
+    _, _, _, shape = _step_of(spec)
+    assert (shape.preference, shape.task_kind, shape.num_labels) == ("reward", "classification", 1)
+    one = estimate("tiny-llama", "lora", shape=dataclasses.replace(shape, preference=None))
+    two = estimate("tiny-llama", "lora", shape=shape)
+    assert two.activations_saved_bytes > 1.8 * one.activations_saved_bytes  # twice the sequences

@@ -22,7 +22,7 @@ from bench.plan.estimate import Estimate, estimate
 from bench.plan.gpu_suites import profile_suites
 from bench.plan.meta_model import config_name
 from bench.plan.placement import GIB, cells_for_cards, place
-from bench.plan.planner import plan, task_shape, verdict_for
+from bench.plan.planner import plan, preference_step, task_shape, verdict_for
 from bench.plan.selection import Selection
 from bench.plan.validate import check_at_least
 from bench.predict.cell_time import time_fields
@@ -44,7 +44,20 @@ def _shape_spec(est: Estimate) -> CellSpec:
 
 def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
     check_at_least("--loss-chunks", args.loss_chunks, 1)
-    kind, labels = task_shape(args.task) if args.task else (None, args.labels)
+    kind, labels = (
+        task_shape(args.task, args.preference_objective) if args.task else (None, args.labels)
+    )
+    preference = None
+    if args.task:  # a preference task's step: both sequences of a pair, DPO's reference
+        spec = CellSpec(
+            model=args.model,
+            task=args.task,
+            method=METHODS.canonical(args.method),
+            seed=0,
+            preference_objective=args.preference_objective,
+            dpo_reference=args.dpo_reference,
+        )
+        preference = preference_step(spec)
     return estimate(
         config_name(args.model),
         METHODS.canonical(args.method),
@@ -59,6 +72,7 @@ def _one_cell(args: argparse.Namespace, settings: dict[str, Any]) -> Estimate:
             labels,
             optimizer_in_backward=args.optimizer_in_backward,
             loss_chunks=args.loss_chunks,
+            preference=preference,
         ),
     )
 

@@ -1,5 +1,5 @@
 """The command line: `run` (the default), `report`, `list`, `params`, `check`, `estimate`,
-`predict`, `export`, `status`, `time`. Parsing loads no library (bench.cli.parsers); each
+`predict`, `export`, `status`, `time`, `judge`. Parsing loads no library (bench.cli.parsers); each
 command's handler module is imported only when that command runs."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ COMMANDS = (
     "export",
     "status",
     "time",
+    "judge",
 )
 # command -> (handler module, function); imported when the command runs
 HANDLERS = {
@@ -43,6 +44,7 @@ HANDLERS = {
     "export": ("bench.cli.export", "cmd_export"),
     "status": ("bench.cli.export", "cmd_status"),
     "time": ("bench.cli.timing", "cmd_time"),
+    "judge": ("bench.cli.judge", "cmd_judge"),
 }
 
 
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers.add_predict(sub)
     parsers.add_export_and_status(sub)
     parsers.add_time(sub)
+    parsers.add_judge(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from bench.cli.common import (
     add_setting_option,
     add_store_options,
 )
+from bench.core.vocab import DPO_REFERENCES, PREFERENCE_OBJECTIVES
 
 LISTABLE = ("methods", "tasks", "models", "suites", "gpus")
 
@@ -114,6 +115,18 @@ def add_estimate(sub: argparse._SubParsersAction) -> None:
     est.add_argument("--task", help="a task (its kind and labels); default: the model's kind")
     est.add_argument("--labels", type=int, default=2, help="classes of a classification head")
     est.add_argument(
+        "--preference-objective",
+        choices=PREFERENCE_OBJECTIVES,
+        default="dpo",
+        help="with a preference --task: dpo (default) or reward",
+    )
+    est.add_argument(
+        "--dpo-reference",
+        choices=DPO_REFERENCES,
+        default="auto",
+        help="with DPO: auto (the method switched off where it can be) or copy",
+    )
+    est.add_argument(
         "--gpu", help="a GPU profile: the verdict for one cell, or the profile's whole matrix"
     )
     est.add_argument("--json", action="store_true", help="print JSON")
@@ -147,6 +160,30 @@ def add_time(sub: argparse._SubParsersAction) -> None:
     )
     timing.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     add_store_options(timing, out=False)
+
+
+def add_judge(sub: argparse._SubParsersAction) -> None:
+    judge = sub.add_parser(
+        "judge",
+        help="win rate of stored DPO policies' replies against their reference's, judged by "
+        "stored reward models (needs their kept states: run --keep-states)",
+    )
+    judge.add_argument("--suite", default="preferences", help="suite (default: preferences)")
+    judge.add_argument("--policies", help="comma-separated DPO cell ids (default: every one)")
+    judge.add_argument(
+        "--judges", help="comma-separated reward-model cell ids (default: every one kept)"
+    )
+    judge.add_argument(
+        "--prompts", type=int, default=None, help="first N held-out prompts (default: all)"
+    )
+    judge.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="reply length (default: the cell's, else the task's)",
+    )
+    judge.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    add_store_options(judge, out=False)
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:

@@ -14,6 +14,7 @@ from bench.cli.search import SearchOptions
 from bench.cli.stored_teacher import keep_states_here, resolve_teacher
 from bench.core.messages import LoggedConsole
 from bench.core.plugins import load_plugin_file
+from bench.core.spec import CellSpec
 from bench.execute.options import ExecutionOptions
 from bench.plan.selection import Selection
 from bench.plan.suites import SUITES
@@ -139,6 +140,8 @@ def _suite_plan(
     execution.check(device)
     cells = selection.expand(suite, device)
     check_cells(cells, given=selection.budget)
+    if args.cells:
+        cells = only_cells(cells, csv_list(args.cells), suite.name)
     if args.dry_run:
         statuses = stored_statuses(args.store, [c.cell_id for c in cells])
         for spec in cells:
@@ -146,7 +149,7 @@ def _suite_plan(
         return None
     if (args.search_key or args.search_budget) and not args.search_lr:
         raise ValueError("--search-key and --search-budget go with --search-lr RATES")
-    narrowed = selection.narrows
+    narrowed = selection.narrows or bool(args.cells)
     if args.search_lr:
         from bench.cli.search import search
 
@@ -157,3 +160,16 @@ def _suite_plan(
         narrowed = True
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
     return RunPlan(cells, device, [Page(suite, cells, None if narrowed else suite.name)])
+
+
+def only_cells(cells: list[CellSpec], wanted: list[str], suite: str) -> list[CellSpec]:
+    """The suite's cells named by --cells, in the suite's order; an id the suite does not
+    expand to is refused with the ids it does."""
+    ids = {spec.cell_id for spec in cells}
+    unknown = [cell_id for cell_id in wanted if cell_id not in ids]
+    if unknown:
+        raise ValueError(
+            f"--cells {','.join(unknown)}: not a cell of suite {suite!r} with these options "
+            f"(its cells: {', '.join(sorted(ids))}; `run --dry-run` lists them)"
+        )
+    return [spec for spec in cells if spec.cell_id in set(wanted)]

@@ -33,6 +33,9 @@ def add_selection(run: argparse.ArgumentParser) -> None:
     run.add_argument("--methods", help="comma-separated methods (default: the suite's)")
     run.add_argument("--tasks", help="comma-separated tasks (default: the suite's)")
     run.add_argument("--models", help="comma-separated models (default: the suite's)")
+    run.add_argument(
+        "--cells", help="comma-separated cell ids: only these of the suite's (see --dry-run)"
+    )
     run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     add_plugin_option(run)

@@ -15,6 +15,10 @@ PREFERENCE_OBJECTIVES = ("dpo", "reward")
 # DPO's reference: auto (the base with the method switched off where that gives the base back,
 # else a frozen copy of the base), or always a copy
 DPO_REFERENCES = ("auto", "copy")
+# what a preference cell's training step runs, as an estimate steps it: a reward head on both
+# sequences of a pair, or DPO with its reference inside the model (the method switched off)
+# or a frozen copy of the base
+PREFERENCE_STEPS = ("reward", "dpo-adapter-off", "dpo-copy")
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,5 @@ class StepShape:
     num_labels: int = 2
     optimizer_in_backward: bool = False  # bench.cell.optimizer_in_backward
     loss_chunks: int | None = None  # bench.models.chunked_loss
+    # a preference cell's step (PREFERENCE_STEPS): two sequences per pair, DPO's reference
+    preference: str | None = None

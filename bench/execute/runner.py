@@ -22,6 +22,7 @@ from rich.progress import (
 from bench.core.spec import CellSpec
 from bench.core.status import FINE, Status
 from bench.execute.executors import Executor, InlineExecutor, largest_first
+from bench.execute.worker import kept_in
 from bench.store.cell_store import Store
 
 
@@ -99,9 +100,15 @@ def run_cells(
     summary = RunSummary()
     todo = []
     for spec in cells:
-        (summary.skipped if store.has_ok(spec.cell_id) else todo).append(spec)
+        (summary.skipped if _done(spec, store) else todo).append(spec)
     if summary.skipped:
         console.print(f"{len(summary.skipped)} of {len(cells)} cells already stored: skipped")
+    again = [spec for spec in todo if store.has_ok(spec.cell_id)]
+    if again:
+        console.print(
+            f"{len(again)} stored cell(s) without a kept state run again to keep one "
+            "(--keep-states); their new records replace the old"
+        )
     if not todo:
         if executor is not None:
             executor.close()
@@ -177,11 +184,19 @@ def _take(spec: CellSpec, store: Store, summary: RunSummary) -> bool:
     if not store.claim(spec.cell_id):
         summary.elsewhere.append(spec)
         return False
-    if store.has_ok(spec.cell_id):
+    if _done(spec, store):
         store.release(spec.cell_id)
         summary.skipped.append(spec)
         return False
     return True
+
+
+def _done(spec: CellSpec, store: Store) -> bool:
+    """Stored as ok, and with a kept state when this run keeps states (--keep-states runs a
+    cell stored without one again, since its trained tensors are gone)."""
+    if not store.has_ok(spec.cell_id):
+        return False
+    return kept_in() is None or store.has_kept_state(spec.cell_id)
 
 
 def _finish(

@@ -204,6 +204,27 @@ def _inputs(
     return {"input_ids": ids, "labels": torch.zeros(batch_size, dtype=torch.long, device=device)}
 
 
+def _preference_loss(
+    net: nn.Module, reference: nn.Module | None, kind: str, batch: dict
+) -> torch.Tensor:
+    """A preference step's loss as the cells' loop computes it (bench.regimes.preference): the
+    batch holds the chosen then the rejected sequence of each pair; DPO runs its reference
+    without gradients while the policy's activations are held."""
+    from bench.regimes.preference import dpo_loss, reward_loss, sequence_logprobs
+
+    ids, labels = batch["input_ids"], batch["labels"]
+    pairs = ids.size(0) // 2
+    logits = net(input_ids=ids).logits
+    if kind == "reward":
+        scores = logits.float().squeeze(-1)
+        return reward_loss(scores[:pairs], scores[pairs:]).mean()
+    policy = sequence_logprobs(logits, labels)
+    off = net.disable_adapter() if reference is None else contextlib.nullcontext()
+    with torch.no_grad(), off:
+        ref = sequence_logprobs((reference or net)(input_ids=ids).logits, labels)
+    return dpo_loss(policy[:pairs], policy[pairs:], ref[:pairs], ref[pairs:], 0.1)[0].mean()
+
+
 LAYER_FIELDS = ("num_hidden_layers", "n_layer")
 EXTRAPOLATE_ABOVE = 8  # deeper stacks are stepped at 2 and 3 blocks and extended
 COMPONENTS = ("weights", "gradients", "optimizer_states", "activations_and_temporaries")
@@ -293,7 +314,7 @@ def _estimate_at(
     """One training step of the model as configured on meta (or fake) tensors (see `estimate`)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from bench.plan.meta_model import build_on_meta
+    from bench.plan.meta_model import base_on_meta, build_on_meta
 
     started = time.perf_counter()
     precision, batch_size, max_length = shape.precision, shape.batch_size, shape.max_length
@@ -328,6 +349,11 @@ def _estimate_at(
         use_chunked_loss(net, shape.loss_chunks)
     trainable = [p for p in net.parameters() if p.requires_grad]
     counts = (sum(p.numel() for p in trainable), sum(p.numel() for p in net.parameters()))
+    reference = None
+    if shape.preference == "dpo-copy":  # a frozen second model, in the recipe's weight dtype
+        reference = base_on_meta(
+            model, task_kind or "generation", num_labels, recipe.weights, config_changes
+        )
     # Meta tensors where no autocast is needed (3x faster than fake ones); autocast exists
     # for real devices only, so amp recipes step on fake CPU tensors.
     fake = recipe.autocast is not None
@@ -336,6 +362,8 @@ def _estimate_at(
     with mode, answers, flash_attention():
         if fake:
             _fake_copy(net)
+            if reference is not None:
+                _fake_copy(reference)
         trainable = [p for p in net.parameters() if p.requires_grad]
 
         def make_optimizer(params: list[Any]) -> torch.optim.Optimizer:
@@ -370,14 +398,21 @@ def _estimate_at(
         )
         opts = list(in_backward.optimizers.values()) if in_backward else [make_optimizer(trainable)]
         vocab = int(getattr(config, "vocab_size", 32000))
-        batch = _inputs(built.task_kind, batch_size, max_length, vocab, num_labels, device)
+        sequences = batch_size * (2 if shape.preference else 1)  # a pair: chosen and rejected
+        batch = _inputs(built.task_kind, sequences, max_length, vocab, num_labels, device)
         net.train()
+
+        def loss_of() -> torch.Tensor:
+            if shape.preference:
+                kind = "reward" if shape.preference == "reward" else "dpo"
+                return _preference_loss(net, reference, kind, batch)
+            return net(**batch).loss
 
         def forward() -> torch.Tensor:
             if recipe.autocast is None:
-                return net(**batch).loss
+                return loss_of()
             with torch.autocast("cpu", dtype=recipe.autocast):
-                return net(**batch).loss
+                return loss_of()
 
         for opt in opts:  # a first step on zero gradients creates the optimizer's states
             for group in opt.param_groups:
@@ -386,6 +421,8 @@ def _estimate_at(
             opt.step()
             opt.zero_grad(set_to_none=True)
         weights = list(net.parameters()) + list(net.buffers())
+        if reference is not None:
+            weights += list(reference.parameters()) + list(reference.buffers())
         states = [
             v for opt in opts for s in opt.state.values() for v in s.values() if torch.is_tensor(v)
         ]
@@ -436,6 +473,18 @@ def _estimate_at(
             f"{ALLOCATOR_CACHE_FRACTION:.0%} allocator cache (uncalibrated leads)"
         ),
     }
+    if shape.preference:
+        basis["preference"] = {
+            "reward": "a reward head on both sequences of each pair (2 x batch sequences)",
+            "dpo-adapter-off": (
+                "DPO: 2 x batch sequences through the policy, then through the same model with "
+                "its method switched off (no gradients) while the policy's activations are held"
+            ),
+            "dpo-copy": (
+                "DPO: 2 x batch sequences through the policy, then through a frozen copy of the "
+                "base (its weights counted; no gradients) while the policy's activations are held"
+            ),
+        }[shape.preference]
     if optimizer == "adamw-fused" and not fake:
         # One fused kernel reads weight, gradient and both states and writes weight and states.
         step_bytes = sum(7 * p.numel() * p.element_size() for p in trainable)

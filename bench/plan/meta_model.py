@@ -50,6 +50,26 @@ class BuiltOnMeta:
     base_ids: set[int]  # ids of the parameters the model had before the method
 
 
+def base_on_meta(
+    model: str,
+    task_kind: str,
+    num_labels: int,
+    dtype: torch.dtype | None = None,
+    config_changes: dict[str, Any] | None = None,
+) -> torch.nn.Module:
+    """`model`'s architecture alone, frozen, on the meta device (DPO's reference copy)."""
+    from transformers import AutoConfig
+
+    raw = {**config_for(model), **(config_changes or {})}
+    config = AutoConfig.for_model(raw.pop("model_type"), **raw)
+    with torch.device("meta"):
+        net = build_from_config(config, task_kind, num_labels)
+        if dtype is not None:
+            net = net.to(dtype)
+    net.eval()
+    return net.requires_grad_(False)
+
+
 def build_on_meta(
     model: str,
     method: str,

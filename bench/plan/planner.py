@@ -35,12 +35,26 @@ class PlannedCell:
         }
 
 
-def task_shape(task_name: str) -> tuple[str, int]:
-    """What an estimate needs of a task: the head it trains (an LM head for generation, a
-    classification head otherwise) and its number of outputs."""
+def task_shape(task_name: str, objective: str | None = None) -> tuple[str, int]:
+    """What an estimate needs of a task: the head it trains (an LM head for generation and
+    DPO, a classification head otherwise) and its number of outputs (one for a regression and
+    for a reward model)."""
     task = TASKS.get(task_name)
+    if task.kind == "preference":
+        return ("generation", 2) if objective == "dpo" else ("classification", 1)
     kind = "generation" if task.kind == "generation" else "classification"
     return kind, 1 if task.kind == "regression" else len(task.labels)
+
+
+def preference_step(spec: CellSpec) -> str | None:
+    """What a preference cell's step runs (bench.core.vocab.PREFERENCE_STEPS); None else."""
+    from bench.regimes.preference import reference_strategy
+
+    if TASKS.get(spec.task).kind != "preference":
+        return None
+    if spec.preference_objective != "dpo":
+        return "reward"
+    return f"dpo-{reference_strategy(spec)}"
 
 
 Settings = tuple[tuple[str, Any], ...]
@@ -48,7 +62,7 @@ Settings = tuple[tuple[str, Any], ...]
 
 def _step_of(spec: CellSpec) -> tuple[str, str, Settings, StepShape]:
     """What a cell's estimate takes: model, method, settings and the step's shape."""
-    kind, labels = task_shape(spec.task)
+    kind, labels = task_shape(spec.task, spec.preference_objective)
     shape = StepShape(
         spec.precision,
         spec.batch_size,
@@ -59,6 +73,7 @@ def _step_of(spec: CellSpec) -> tuple[str, str, Settings, StepShape]:
         labels,
         optimizer_in_backward=spec.optimizer_in_backward,
         loss_chunks=spec.loss_chunks,
+        preference=preference_step(spec),
     )
     return spec.model.removeprefix("config:"), spec.method, spec.settings, shape
 
@@ -82,12 +97,13 @@ def step_key(model: str, method: str, settings: Settings, shape: StepShape) -> t
 def _later_fields(shape: StepShape) -> tuple:
     """Step options added after estimates were first kept: in the key only when set, so that
     the estimates kept before them keep their names."""
-    if not shape.optimizer_in_backward and not shape.loss_chunks:
+    if not shape.optimizer_in_backward and not shape.loss_chunks and not shape.preference:
         return ()
-    return (
+    later = (
         ("optimizer_in_backward", shape.optimizer_in_backward),
         ("loss_chunks", shape.loss_chunks),
     )
+    return later + ((("preference", shape.preference),) if shape.preference else ())
 
 
 def estimate_key(spec: CellSpec) -> tuple:

@@ -8,8 +8,10 @@ from typing import Any
 import pandas as pd
 
 from bench.core.registry import TASKS
+from bench.core.status import Status
 from bench.report.labels import heading_anchor
 from bench.report.preference_table import preference_rows
+from bench.report.win_rate_table import judged_rows
 from bench.store.cell_store import Store
 
 
@@ -46,5 +48,17 @@ def preference_lines(
             out.append(
                 f"- [{title}]({stem}.md#{heading_anchor(title)}), {objective}: reward accuracy "
                 f"{listed}{verdict}"
+            )
+        judged = judged_rows(group[group["status"] == Status.OK], store)
+        if judged:
+            rates = "; ".join(
+                f"`{r['method']}` {r['win rate mean ± sd']} (per seed, Holm p: "
+                f"{r['per seed (Holm p)']})"
+                for r in judged
+            )
+            out.append(
+                f"- [{title}]({stem}.md#{heading_anchor(title)}), DPO replies against the "
+                f"reference's, judged by stored reward models (judge accuracy "
+                f"{judged[0]['judge accuracy']} on held-out pairs): win rate {rates}"
             )
     return out

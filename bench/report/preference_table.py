@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.report.labels import BASELINE, fmt_memory
 from bench.report.speed import speed_ratio
+from bench.report.win_rate_table import win_rate_section
 from bench.stats import paired as stats
 from bench.stats.compare import method_level_difference
 from bench.stats.configurations import configuration_key
@@ -215,4 +216,4 @@ def preference_section(
             f"(Holm {entry['holm_p']:.3g}, family of {len(compared)})"
         )
     lines += [f"- {line}." for line in same_predictions(ok, store)]
-    return [*lines, "", NOTE, ""]
+    return [*lines, "", NOTE, "", *win_rate_section(ok, store)]

@@ -121,6 +121,17 @@ def _unreadable(path: Path, exc: Exception) -> ValueError:
     )
 
 
+# Made by the first `judge` (bench.cli.judge): one row per policy judged against a baseline.
+_JUDGEMENTS = """
+CREATE TABLE IF NOT EXISTS judgements (
+    id TEXT PRIMARY KEY,
+    policy TEXT NOT NULL,
+    result TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+)
+"""
+
+
 class Store:
     """Transactional writes: a cell and its predictions land together or not at all."""
 
@@ -215,6 +226,14 @@ class Store:
     def has_ok(self, cell_id: str) -> bool:
         return self.status(cell_id) == Status.OK
 
+    def has_kept_state(self, cell_id: str) -> bool:
+        """Whether the cell's record names a kept trained state (run --keep-states)."""
+        row = self._conn.execute(
+            "SELECT json_extract(result, '$.kept_state') AS kept FROM cells WHERE id=?",
+            (cell_id,),
+        ).fetchone()
+        return bool(row and row["kept"])
+
     def claim(self, cell_id: str, owner: str | None = None) -> bool:
         """Take the cell for `owner` (this process by default), in one transaction, unless a
         live owner holds it; a claim whose owner died is taken over. False: leave it alone."""
@@ -289,6 +308,28 @@ class Store:
             row["env"] = json.loads(row["env"]) if row["env"] else None
             out.append(row)
         return out
+
+    def save_judgement(self, judgement_id: str, policy: str, result: dict[str, Any]) -> None:
+        """Store (or replace) one judgement: a policy cell's replies against a baseline's."""
+        with self._conn:
+            self._conn.execute(_JUDGEMENTS)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?)",
+                (
+                    judgement_id,
+                    policy,
+                    json.dumps(result, sort_keys=True),
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+
+    def judgements(self) -> list[dict[str, Any]]:
+        """Every stored judgement, oldest first ([] before the first `judge`)."""
+        query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='judgements'"
+        if self._conn.execute(query).fetchone() is None:
+            return []
+        rows = self._conn.execute("SELECT * FROM judgements ORDER BY finished_at, id").fetchall()
+        return [{**dict(r), "result": json.loads(r["result"])} for r in rows]
 
     def save(self, spec: CellSpec, record: dict[str, Any]) -> None:
         """Insert or replace the cell's row and predictions in one transaction."""
