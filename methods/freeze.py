@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # torch loads where a model is built, not where the catalogue
     search=("layers", (1, 2, 4)),
 )
 def freeze(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
-    """Train the top `layers` blocks (or the top `fraction` of blocks); freeze the rest."""
+    """Train the top `layers` blocks (or the top `fraction` of blocks) and the head; freeze
+    the rest (layers 0: the head alone, a linear probe)."""
     stack, blocks = transformer_blocks(model)
     if settings["fraction"] is not None:
         fraction = float(settings["fraction"])
@@ -32,8 +33,8 @@ def freeze(model: nn.Module, settings: dict, ctx: MethodContext) -> nn.Module:
         top = max(1, math.ceil(fraction * len(blocks)))
     else:
         top = int(settings["layers"])
-    if not 1 <= top <= len(blocks):
-        raise ValueError(f"freeze: layers must be between 1 and {len(blocks)}, got {top}")
+    if not 0 <= top <= len(blocks):  # 0: the head alone (a linear probe)
+        raise ValueError(f"freeze: layers must be between 0 and {len(blocks)}, got {top}")
     prefixes = tuple(f"{stack}.{i}." for i in range(len(blocks) - top, len(blocks)))
     ctx.info["trained_blocks"] = [p.rstrip(".") for p in prefixes]
     return train_only(

@@ -118,3 +118,38 @@ def load_synthetic_prefs() -> RawData:
         responses=reverse.responses,
         rejected=list(reverse.texts),
     )
+
+
+SYNTHETIC_ENTITIES = {"per": ("alice", "bob", "carol smith"), "loc": ("paris", "new york")}
+SYNTHETIC_TAGS = ("O", "B-per", "I-per", "B-loc", "I-loc")
+
+
+@register_task(
+    "synthetic_tokens",
+    kind="token",
+    labels=SYNTHETIC_TAGS,
+    metric="entity_f1",
+    metrics=("entity_f1", "entity_precision", "entity_recall", "token_accuracy"),
+    source="synthetic: 3-6 filler words with 0-2 names of people or places (IOB2 tags)",
+    val_size=50,
+    test_size=50,
+    size=600,
+    general_text="synthetic_words",
+)
+def load_synthetic_tokens() -> RawData:
+    """600 sentences of filler words with 0-2 entities (one or two words each) tagged IOB2."""
+    rng = random.Random(3)
+    texts, tags, strata = [], [], []
+    for _ in range(600):
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 6))]
+        sentence_tags = ["O"] * len(words)
+        for _ in range(rng.randint(0, 2)):
+            kind = rng.choice(sorted(SYNTHETIC_ENTITIES))
+            name = rng.choice(SYNTHETIC_ENTITIES[kind]).split(" ")
+            at = rng.randint(0, len(words))
+            words[at:at] = name
+            sentence_tags[at:at] = [f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1)
+        texts.append(" ".join(words))
+        tags.append(" ".join(sentence_tags))
+        strata.append(int(any(t != "O" for t in sentence_tags)))
+    return RawData(texts=texts, labels=strata, label_names=("no entity", "entity"), tags=tags)

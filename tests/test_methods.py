@@ -283,7 +283,7 @@ def test_freeze_by_fraction_and_bad_values():
     assert ctx.info["trained_blocks"] == ["bert.encoder.layer.1"]
     freeze = METHODS.get("freeze")
     info = get_model("tiny-bert")
-    for bad, message in (({"layers": 5}, "between 1 and 2"), ({"fraction": 1.5}, r"\(0, 1\]")):
+    for bad, message in (({"layers": 5}, "between 0 and 2"), ({"fraction": 1.5}, r"\(0, 1\]")):
         with pytest.raises(ValueError, match=message):
             freeze.apply(info.load("classification", 3)[0], freeze.resolve_settings(bad), ctx)
     model = freeze.apply(

@@ -13,7 +13,7 @@ from bench.meters.load import Load, LoadMeter
 from bench.stats.configurations import configuration_key
 from bench.store.cell_store import Store
 from bench.timing.interleaved import representatives, timing_pass
-from bench.timing.ratios import side_by_side
+from bench.timing.ratios import side_by_side, timed_step
 from tests.helpers import tiny_cell
 
 QUIET = Load(window_s=1.0, others_cpu_s=0.01, steal_s=0.0, cores=2)
@@ -113,3 +113,25 @@ def test_time_refuses_one_round_before_anything_runs(tmp_path, capsys):
     assert main(["time", "--rounds", "1", "--store", str(tmp_path / "s.sqlite")]) == 2
     assert "--rounds 1" in capsys.readouterr().err
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_configurations_step_time_is_its_latest_passs_clean_rounds():
+    def window(pass_id: str, round_: int, config: str, times: list[float], busy: bool) -> dict:
+        return {
+            "pass_id": pass_id,
+            "round": round_,
+            "config": config,
+            "step_times": times,
+            "load": {"contended": busy},
+        }
+
+    windows = [
+        window("old", 0, "a", [9.0, 9.0], False),
+        window("new", 0, "a", [1.0, 3.0], False),  # median 2
+        window("new", 1, "a", [50.0], True),  # contended: left out
+        window("new", 2, "a", [4.0], False),
+        window("new", 0, "b", [5.0], True),
+    ]
+    assert timed_step(windows, "a") == 3.0  # the median of 2 and 4
+    assert timed_step(windows, "b") is None  # its only window was contended
+    assert timed_step(windows, "c") is None

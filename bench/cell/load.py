@@ -20,6 +20,7 @@ from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.evaluate.generation import encode_sft
 from bench.evaluate.metrics import LOWER_IS_BETTER
 from bench.evaluate.preference import encode_pairs
+from bench.evaluate.token_tags import encode_words
 from bench.meters.param_counts import count_parameters
 from bench.models.chunked_loss import use_chunked_loss
 from bench.models.precision import dtype_census, keep_added_fp32
@@ -176,6 +177,15 @@ def _encode_parts(setup: CellSetup, tokenizer: Any) -> tuple[Encoded, Encoded, E
                     part.responses or [],
                     part.rejected or [],
                     part.labels,
+                    spec.max_length,
+                )
+            if kind == "token":
+                return encode_words(
+                    tokenizer,
+                    part.texts,
+                    part.tags or [],
+                    part.labels,
+                    setup.task.labels,
                     spec.max_length,
                 )
             if kind == "generation":

@@ -115,6 +115,7 @@ def cell_record(
             "dropped": split.dropped,
             "train_examples": len(loaded.train),
             "balance": spec.balance,
+            "augmentation": setup.augmentation,
             "majority_baseline": (
                 majority_baseline(loaded.train.labels, scored.labels) if classes else None
             ),
@@ -132,6 +133,7 @@ def cell_record(
                 regimes.unfreeze.summary() if regimes.unfreeze is not None else None
             ),
             "self_training": self_trained,
+            "dynamic_mask": regimes.masking.record() if regimes.masking is not None else None,
         },
         forgetting=forgot,
         ewc=regimes.ewc.summary() if regimes.ewc is not None else None,

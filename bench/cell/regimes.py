@@ -1,5 +1,6 @@
 """The regimes a cell composes around its training loop, built in one place: the forgetting
-probe (always), EWC, progressive unfreezing and self-training (when the cell asks)."""
+probe (always), EWC, progressive unfreezing, self-training and dynamic masking (when the cell
+asks)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.cell.train_loop import LoopResult, restore_trainable, trainable_copy
 from bench.data.general_text import general_text
 from bench.data.splits import Encoded, encode
 from bench.evaluate.predict import predict
+from bench.regimes.dynamic_mask import DynamicMask, dynamic_mask_for
 from bench.regimes.ewc import EWC
 from bench.regimes.forgetting import ForgettingProbe, encode_texts
 from bench.regimes.self_training import select_pseudo_labels, summary, with_pseudo_labels
@@ -29,10 +31,16 @@ class Regimes:
     ewc: EWC | None
     unfreeze: ProgressiveUnfreezing | None
     initial: dict[str, torch.Tensor] | None  # the start self-training's student restarts from
+    masking: DynamicMask | None = None
 
     @property
     def regularizer(self) -> Callable[[], torch.Tensor] | None:
         return self.ewc.penalty if self.ewc is not None else None
+
+    @property
+    def inputs(self) -> Callable[[dict[str, torch.Tensor], int], dict[str, torch.Tensor]] | None:
+        """What changes a training batch's inputs (dynamic masking), or None."""
+        return self.masking.mask if self.masking is not None else None
 
     def self_train(
         self,
@@ -72,7 +80,8 @@ def compose(setup: CellSetup, loaded: LoadedCell) -> Regimes:
         ewc = EWC(model, loaded.heads, lam, fisher_ids, pad_id, setup.device)
     unfreeze = ProgressiveUnfreezing(model, spec.unfreeze_every) if spec.unfreeze_every else None
     initial = trainable_copy(model) if spec.self_training is not None else None
-    return Regimes(probe, ewc, unfreeze, initial)
+    masking = dynamic_mask_for(spec.dynamic_mask, loaded.tokenizer, spec.seed)
+    return Regimes(probe, ewc, unfreeze, initial, masking)
 
 
 def _pseudo_label(

@@ -27,6 +27,7 @@ from bench.core.status import Status
 from bench.data.splits import Encoded
 from bench.meters.energy import EnergyMeter
 from bench.meters.flops import training_flops_per_token
+from bench.meters.load import LoadMeter
 from bench.meters.memory import PeakMemory
 from bench.models.precision import enable_tf32
 from bench.regimes.distill import Distiller
@@ -57,9 +58,10 @@ def run_cell(
 
     memory.boundary("train")
     energy = EnergyMeter(setup.device).start()
+    machine = LoadMeter().start()  # what else ran while it trained: its step times' context
     teacher = fit(loaded.train)
     loop, self_trained, steps = regimes.self_train(setup, loaded, teacher, fit, scorer.validation)
-    speed = loop.timer.summary()
+    speed = {**loop.timer.summary(), "load": machine.stop().to_dict()}
     mean_length = speed.get("padded_tokens_total", 0) / max(loop.samples_seen, 1)
     flops = training_flops_per_token(loaded.model, max(1, round(mean_length)))
     energy_out = energy.stop(steps=steps, tokens=speed.get("tokens_total"))
@@ -169,6 +171,7 @@ def _trainer(
             regularizer=regimes.regularizer,
             unfreeze=regimes.unfreeze,
             objective=_objective(distiller, loaded),
+            inputs=regimes.inputs,
         )
 
     return fit

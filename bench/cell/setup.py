@@ -3,6 +3,7 @@ data split, and where the model is built; refused here when the combination cann
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,14 @@ class CellSetup:
     settings: dict[str, Any]
     split: Split
     recipe: Recipe
+    augmentation: dict[str, Any] | None = None  # what EDA made of the training part
 
     @property
     def num_labels(self) -> int:
         if self.task.kind == "regression" or self.model_task_kind == "reward":
             return 1
+        if self.task.kind == "token":  # one output per tag; the split's labels are strata
+            return len(self.task.labels)
         return len(self.split.label_names)
 
     @property
@@ -80,8 +84,22 @@ def resolve(spec: CellSpec) -> CellSetup:
         shots=spec.shots,
         shot_seed=spec.seed,
     )
+    augmentation = None
+    if spec.augment is not None:  # the training part only, after the cap and the k-shot draw
+        from bench.data.augment import augmented
+
+        train, augmentation = augmented(split.train, spec.augment, spec.augment_copies, spec.seed)
+        split = dataclasses.replace(split, train=train)
     return CellSetup(
-        spec, device, task, method, model_info, settings, split, get_recipe(spec.precision)
+        spec,
+        device,
+        task,
+        method,
+        model_info,
+        settings,
+        split,
+        get_recipe(spec.precision),
+        augmentation,
     )
 
 

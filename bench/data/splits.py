@@ -27,7 +27,8 @@ class RawData:
     `labels` are class indices (classification), scores (regression) or topic indices that
     stratify the split (generation); `texts_b` holds the second text of sentence-pair tasks and
     `responses` the target text of generation tasks (a preference task's chosen response, with
-    the rejected one in `rejected`).
+    the rejected one in `rejected`). A token task's text is its words joined by single spaces
+    and `tags` their tags, joined the same way (one per word); its labels are strata.
     """
 
     texts: list[str]
@@ -36,6 +37,7 @@ class RawData:
     texts_b: list[str] | None = None
     responses: list[str] | None = None
     rejected: list[str] | None = None
+    tags: list[str] | None = None
 
 
 class Part(NamedTuple):
@@ -46,14 +48,16 @@ class Part(NamedTuple):
     texts_b: list[str] | None = None
     responses: list[str] | None = None
     rejected: list[str] | None = None
+    tags: list[str] | None = None  # a token task's word tags, space-joined like its text
 
     def __len__(self) -> int:  # type: ignore[override]
         return len(self.labels)
 
-    def rows(self) -> list[tuple[str, Any, str | None, str | None, str | None]]:
+    def rows(self) -> list[tuple[str, Any, str | None, str | None, str | None, str | None]]:
         n = len(self.labels)
         b, r = self.texts_b or [None] * n, self.responses or [None] * n
-        return list(zip(self.texts, self.labels, b, r, self.rejected or [None] * n, strict=True))
+        rejected, tags = self.rejected or [None] * n, self.tags or [None] * n
+        return list(zip(self.texts, self.labels, b, r, rejected, tags, strict=True))
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,12 @@ class Split:
         digest = hashlib.sha256()
         for part in ("train", "validation", "test"):
             digest.update(f"#{part}\n".encode())
-            for text, label, text_b, response, rejected in getattr(self, part).rows():
+            for text, label, text_b, response, rejected, tags in getattr(self, part).rows():
                 line = f"{label}\t{text}"
                 line += f"\t{text_b}" if text_b is not None else ""
                 line += f"\t{response}" if response is not None else ""
                 line += f"\t{rejected}" if rejected is not None else ""
+                line += f"\t{tags}" if tags is not None else ""
                 digest.update(f"{line}\n".encode())
         return digest.hexdigest()[:16]
 
@@ -119,19 +124,23 @@ def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
     """Clean every text; drop empty rows and repeats; drop inputs seen with conflicting labels.
 
     For generation tasks an input with several different responses is kept (they are distinct
-    examples); the split keeps all of them in one part.
+    examples); the split keeps all of them in one part. A token task's words are kept as its
+    loader gave them (cleaning would move them off their tags); a sentence seen with two
+    different taggings is conflicting.
     """
     n = len(raw.texts)
     texts_b = raw.texts_b or [None] * n
     responses = raw.responses or [None] * n
     rejects = raw.rejected or [None] * n
+    tagged = raw.tags or [None] * n
+    clean = clean_text if raw.tags is None else str.strip
     seen: dict[tuple, set[Any]] = {}
-    first: dict[tuple, tuple[str, Any, str | None, str | None, str | None]] = {}
+    first: dict[tuple, tuple[str, Any, str | None, str | None, str | None, str | None]] = {}
     empty = 0
-    for text, label, text_b, response, rejected in zip(
-        raw.texts, raw.labels, texts_b, responses, rejects, strict=True
+    for text, label, text_b, response, rejected, tags in zip(
+        raw.texts, raw.labels, texts_b, responses, rejects, tagged, strict=True
     ):
-        text = clean_text(str(text))
+        text = clean(str(text))
         text_b, response, rejected = (
             clean_text(str(x)) if x is not None else None for x in (text_b, response, rejected)
         )
@@ -140,8 +149,8 @@ def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
             continue
         key = (text.lower(), (text_b or "").lower(), (response or "").lower())
         key += ((rejected or "").lower(),) if raw.rejected is not None else ()
-        seen.setdefault(key, set()).add(label)
-        first.setdefault(key, (text, label, text_b, response, rejected))
+        seen.setdefault(key, set()).add((label, tags))
+        first.setdefault(key, (text, label, text_b, response, rejected, tags))
     conflicting = {k for k, v in seen.items() if len(v) > 1}
     kept = [first[k] for k in first if k not in conflicting]  # insertion order: deterministic
     dropped = {
@@ -149,15 +158,16 @@ def _deduplicate(raw: RawData) -> tuple[RawData, dict[str, int]]:
         "duplicates": n - empty - len(first),
         "conflicting_texts": len(conflicting),
     }
-    clean = RawData(
+    cleaned = RawData(
         texts=[k[0] for k in kept],
         labels=[k[1] for k in kept],
         label_names=raw.label_names,
         texts_b=[k[2] for k in kept] if raw.texts_b is not None else None,
         responses=[k[3] for k in kept] if raw.responses is not None else None,
         rejected=[k[4] for k in kept] if raw.rejected is not None else None,
+        tags=[k[5] for k in kept] if raw.tags is not None else None,
     )
-    return clean, dropped
+    return cleaned, dropped
 
 
 def _strata(labels: list[Any], label_names: tuple[str, ...]) -> list[Any]:
@@ -272,6 +282,7 @@ def _part(raw: RawData, rows: list[int]) -> Part:
         texts_b=[raw.texts_b[i] for i in rows] if raw.texts_b is not None else None,
         responses=[raw.responses[i] for i in rows] if raw.responses is not None else None,
         rejected=[raw.rejected[i] for i in rows] if raw.rejected is not None else None,
+        tags=[raw.tags[i] for i in rows] if raw.tags is not None else None,
     )
 
 

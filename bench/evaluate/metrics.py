@@ -41,6 +41,21 @@ def macro_f1(labels: Sequence[int], preds: Sequence[int]) -> float:
     return float((2 * hits[present] / seen[present]).mean())
 
 
+# A token task's sentence row packs its entity counts into one integer (bench.evaluate.
+# token_tags): pred = ENTITY_CODE x (entities right) + (entities predicted), label = the gold
+# entities. Entity F1 over any resample of sentences is then seqeval's over those sentences.
+ENTITY_CODE = 1 << 20
+
+
+def entity_f1(gold: Sequence[int], packed: Sequence[int]) -> float:
+    """Entity F1 from sentence rows: 2 x right / (gold + predicted); 0 with no entities on
+    either side, as seqeval's zero_division=0."""
+    codes = np.asarray(packed, dtype=np.int64)
+    right, predicted = int((codes // ENTITY_CODE).sum()), int((codes % ENTITY_CODE).sum())
+    total = int(np.asarray(gold, dtype=np.int64).sum()) + predicted
+    return 2 * right / total if total else 0.0
+
+
 METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
     "accuracy": lambda y, p: float(accuracy_score(y, p)),
     "macro_f1": macro_f1,
@@ -52,6 +67,7 @@ METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
     "rouge_l": _mean,
     "exact_match": _mean,
     "reward_accuracy": _mean,  # preference rows store 1 where the chosen response won
+    "entity_f1": entity_f1,
 }
 # Generation metrics computed from texts; `rouge_l` and `exact_match` are also per-example means.
 # Metrics that are the mean of a per-example score: that score from (labels, predictions).

@@ -13,6 +13,7 @@ from bench.evaluate.generation import generate, response_losses, token_loss
 from bench.evaluate.metrics import compute_metrics, corpus_bleu, exact_match, rouge_l
 from bench.evaluate.predict import predict
 from bench.evaluate.preference import evaluate_pairs
+from bench.evaluate.token_tags import evaluate_tokens
 from bench.regimes.preference import PreferenceObjective
 
 
@@ -36,6 +37,8 @@ def evaluate_part(
         if preference is None:
             raise ValueError(f"{task.name} is a preference task: its cell's objective scores it")
         return evaluate_pairs(preference, model, encoded, device, pad_id)
+    if task.kind == "token":
+        return evaluate_tokens(model, encoded, part.tags or [], task.labels, device, pad_id)
     if task.kind == "generation":
         return _evaluate_generation(
             task, model, tokenizer, encoded, part, device, pad_id, with_generation, max_new_tokens

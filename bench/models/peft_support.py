@@ -15,6 +15,7 @@ PEFT_TASK_TYPES = {  # peft's TaskType values, named so that listing methods nee
     "classification": "SEQ_CLS",
     "regression": "SEQ_CLS",
     "generation": "CAUSAL_LM",
+    "token": "TOKEN_CLS",
 }
 
 

@@ -154,6 +154,7 @@ def byte_tokenizer() -> Any:
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["[MASK]"])  # id 260, after every byte: the others keep theirs
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         pad_token="[PAD]",
@@ -161,7 +162,17 @@ def byte_tokenizer() -> Any:
         cls_token="[CLS]",
         sep_token="[SEP]",
         eos_token="[SEP]",  # generation tasks end every response with it
+        mask_token="[MASK]",  # dynamic masking (bench.regimes.dynamic_mask)
     )
+
+
+def auto_class(task_kind: str) -> Any:
+    """transformers' auto class of a task kind's head: a causal LM for generation, a head per
+    token for token tasks, one per sequence otherwise."""
+    import transformers
+
+    names = {"generation": "AutoModelForCausalLM", "token": "AutoModelForTokenClassification"}
+    return getattr(transformers, names.get(task_kind, "AutoModelForSequenceClassification"))
 
 
 def build_from_config(
@@ -170,13 +181,11 @@ def build_from_config(
     """Real architecture, random weights (seeded by the caller), built directly on the
     target's device in its dtype: a 7B model never exists in fp32 on the host. Without a
     target, on the current default device (meta, for parameter counts) in fp32."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
-
     if task_kind != "generation":
         config.num_labels = num_labels
         if config.pad_token_id is None:
             config.pad_token_id = 0
-    auto = AutoModelForCausalLM if task_kind == "generation" else AutoModelForSequenceClassification
+    auto = auto_class(task_kind)
     if target is None:
         return auto.from_config(config)
     import torch
@@ -194,16 +203,12 @@ def _load_pretrained(
 ) -> Any:
     """Weights from a folder or the hub, loaded onto the device in the dtype (quantised at load
     when the target asks for a bitsandbytes base on CUDA)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
-
     from bench.models.load_target import pretrained_kwargs, target_or_default
 
     kwargs = pretrained_kwargs(target_or_default(target))
     if task_kind == "generation":
-        return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, num_labels=num_labels, **kwargs
-    )
+        return auto_class(task_kind).from_pretrained(folder, **kwargs)
+    model = auto_class(task_kind).from_pretrained(folder, num_labels=num_labels, **kwargs)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

@@ -201,6 +201,8 @@ def _inputs(
     ids = torch.zeros((batch_size, max_length), dtype=torch.long, device=device)
     if task_kind == "generation":
         return {"input_ids": ids, "labels": ids}
+    if task_kind == "token":  # a tag per token
+        return {"input_ids": ids, "labels": torch.zeros_like(ids)}
     return {"input_ids": ids, "labels": torch.zeros(batch_size, dtype=torch.long, device=device)}
 
 

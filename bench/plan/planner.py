@@ -42,7 +42,7 @@ def task_shape(task_name: str, objective: str | None = None) -> tuple[str, int]:
     task = TASKS.get(task_name)
     if task.kind == "preference":
         return ("generation", 2) if objective == "dpo" else ("classification", 1)
-    kind = "generation" if task.kind == "generation" else "classification"
+    kind = task.kind if task.kind in ("generation", "token") else "classification"
     return kind, 1 if task.kind == "regression" else len(task.labels)
 
 

@@ -130,13 +130,15 @@ def check_step_options(spec: CellSpec) -> None:
             f"over its vocabulary; {spec.task} is a {kind} task (use a "
             "generation task, or leave --loss-chunks unset)"
         )
-    if spec.inference and kind in ("generation", "preference"):
+    if spec.inference and kind in ("generation", "preference", "token"):
         raise ValueError(
             f"inference: the serving stage measures classifiers and regressors for now; "
             f"{spec.task} is a {kind} task (leave --inference unset)"
         )
     check_distillation(spec)
     check_preference(spec)
+    check_dynamic_mask(spec, kind)
+    check_augment(spec, kind)
     if not spec.optimizer_in_backward:
         return
     why = "the optimizer step in backward steps each parameter as its gradient arrives"
@@ -233,6 +235,43 @@ def check_distillation(spec: CellSpec) -> None:
         raise ValueError(
             "distillation and self-training each bring a teacher: give one of --distill-from "
             "and --self-training"
+        )
+
+
+def check_dynamic_mask(spec: CellSpec, kind: str) -> None:
+    """--dynamic-mask: a share strictly between 0 and 1, on a task whose labels are not its
+    inputs (a causal LM predicts its own tokens: masking them would change its labels)."""
+    from bench.regimes.dynamic_mask import MASKABLE_KINDS
+
+    if spec.dynamic_mask is None:
+        return
+    if not 0 < spec.dynamic_mask < 1:
+        raise ValueError(
+            f"--dynamic-mask {spec.dynamic_mask:g} is not allowed: it must be > 0 and < 1"
+        )
+    if kind not in MASKABLE_KINDS:
+        raise ValueError(
+            f"--dynamic-mask: {spec.task} is a {kind} task; masking applies to "
+            f"{', '.join(MASKABLE_KINDS)} tasks, whose labels are apart from their inputs"
+        )
+
+
+def check_augment(spec: CellSpec, kind: str) -> None:
+    """--augment: EDA's alpha strictly between 0 and 1, at least one copy, on a task whose
+    examples are whole texts with a label (its operations move words off any word tags)."""
+    if spec.augment is None:
+        if spec.augment_copies != 4:
+            raise ValueError(
+                f"--augment-copies {spec.augment_copies} changes nothing without --augment ALPHA"
+            )
+        return
+    if not 0 < spec.augment < 1:
+        raise ValueError(f"--augment {spec.augment:g} is not allowed: it must be > 0 and < 1")
+    check_at_least("--augment-copies", spec.augment_copies, 1)
+    if kind not in ("classification", "regression"):
+        raise ValueError(
+            f"--augment: {spec.task} is a {kind} task; EDA edits the words of a labelled text "
+            "(classification and regression tasks)"
         )
 
 

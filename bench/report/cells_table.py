@@ -48,6 +48,8 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 total_params=params["total_params"],
                 trainable_pct=params["trainable_pct"],
                 step_time_s=speed["step_time_median_s"],
+                # other load while it trained (speed.load; None in records from before it was kept)
+                contended=(speed.get("load") or {}).get("contended"),
                 samples_per_s=speed["samples_per_s"],
                 tokens_per_s=speed["tokens_per_s"],
                 peak_mem_mib=_peak_memory(memory) / MIB,
@@ -60,6 +62,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 energy_per_sample_j=res["energy"]["energy_per_sample_j"],
                 energy_per_token_j=res["energy"].get("energy_per_token_j"),
                 mfu=(res.get("throughput") or {}).get("mfu"),
+                flops_per_token=(res.get("throughput") or {}).get("flops_per_token"),
                 wall_s=res["wall_s"],
                 majority=res["data"]["majority_baseline"],
                 split_hash=res["data"]["split_hash"],
@@ -96,3 +99,11 @@ def _training_memory(memory: dict[str, Any]) -> float:
     if on_cpu and memory.get("rss_delta_bytes") is not None:
         return float(memory["rss_delta_bytes"])
     return _peak_memory(memory)
+
+
+def step_time_text(group: pd.DataFrame) -> str:
+    """The median step time in ms, marked where another process took CPU time while any of
+    the group's cells trained (their load is recorded; cells stored before that are not)."""
+    text = f"{group['step_time_s'].median() * 1000:.0f}"
+    contended = group["contended"] if "contended" in group else pd.Series(dtype=object)
+    return text + (" (contended)" if contended.eq(True).any() else "")

@@ -10,6 +10,7 @@ from bench.plan.meta_model import count_on_meta
 from bench.report.comparison_book import ComparisonBook
 from bench.report.distill_table import distillation_claims
 from bench.report.failures import failure_notes
+from bench.report.placement_claims import placement_claims
 from bench.report.serving_claims import serving_claims
 from bench.report.verdict import Verdict
 from bench.stats.collapse import collapse_note
@@ -259,6 +260,7 @@ def claims(book: ComparisonBook, margin: float = 0.01) -> pd.DataFrame:
         lambda: _accuracy_claims(book, margin),
         lambda: serving_claims(book.frame),
         lambda: distillation_claims(book.frame, book.store),
+        lambda: placement_claims(book.frame, timings),
     ]
     rows = [v for build in builders for v in build()]
     return pd.DataFrame(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.labels import BASELINE, fmt_memory
-from bench.report.speed import speed_ratio
+from bench.report.speed import speed_ratio, step_time
 from bench.report.win_rate_table import win_rate_section
 from bench.stats import paired as stats
 from bench.stats.compare import method_level_difference
@@ -28,8 +28,10 @@ NOTE = (
     "response the higher log-probability by itself. Reference: `adapter-off` runs the trained "
     "model with its method switched off (peft's disable_adapter: no second copy of the "
     "weights), `copy` a frozen second model; 'reference bytes' is that copy's weights and "
-    "buffers. Training memory: peak RSS minus RSS at cell start (CPU). Step time: median "
-    "steady step of the cells' own runs; the ratio (DPO rows) against the first configuration "
+    "buffers. Training memory: peak RSS minus RSS at cell start (CPU). Step time: the median "
+    "steady step of the latest timing pass that timed the configuration (`(timing pass)`: "
+    "its uncontended rounds, taken side by side with the others'), else of the cells' own "
+    "runs, marked; the ratio (DPO rows) against the first configuration "
     "whose reference is its own model with the method switched off is side "
     "by side where a timing pass (`python run_all.py time --suite NAME`) timed both, "
     "else from the cells' runs, marked. Δ: each configuration minus full fine-tuning of the "
@@ -108,7 +110,7 @@ def preference_rows(
                 "reference bytes": (
                     "0" if nbytes == 0 else f"{nbytes / 2**20:.0f} MiB" if nbytes else "—"
                 ),
-                "step time ms": f"{group['step_time_s'].median() * 1000:.0f}",
+                "step time ms": step_time(group, timings),
                 f"x speed vs {base['method'].iloc[0] if base is not None else '-'}, adapter off": (
                     speed_ratio(group, base, timings)
                     if base is not None and _objective(spec) == "dpo"

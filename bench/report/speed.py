@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from bench.report.cells_table import step_time_text
 from bench.stats.configurations import configuration_key
-from bench.timing.ratios import side_by_side
+from bench.timing.ratios import side_by_side, timed_step
 
 
 def speed_ratio(
@@ -29,3 +30,12 @@ def speed_ratio(
     ratio = base["step_time_s"].median() / group["step_time_s"].median()
     same = list(group["cell_id"]) == list(base["cell_id"])
     return "1.00" if same else f"{ratio:.2f} (separate runs)"
+
+
+def step_time(group: pd.DataFrame, timings: list[dict[str, Any]] | None) -> str:
+    """The configuration's step time in ms: from the latest timing pass that timed it (its
+    rounds side by side with the others'), else the cells' own median, marked as such."""
+    timed = timed_step(timings or [], configuration_key(group["spec"].iloc[0]))
+    if timed is not None:
+        return f"{timed * 1000:.0f} (timing pass)"
+    return f"{step_time_text(group)} (cells' own runs)"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
-from bench.report.cells_table import cells_frame
+from bench.report.cells_table import cells_frame, step_time_text
 from bench.report.comparison_book import ComparisonBook, Tested
 from bench.report.comparisons_page import comparison_columns, family_caption
 from bench.report.distill_table import distillation_section
@@ -21,6 +21,7 @@ from bench.report.failures import failure_notes
 from bench.report.labels import BASELINE, fmt_memory
 from bench.report.plots import method_summary, pareto_plot
 from bench.report.preference_table import OBJECTIVES, preference_section
+from bench.report.regime_table import REGIMES, regime_section
 from bench.report.serving_table import serving_section
 from bench.report.speed import speed_ratio
 from bench.stats.collapse import with_failure_modes
@@ -49,7 +50,6 @@ def method_table(
     for method, group in ok.groupby("method", sort=False):
         metric = group[~group["collapsed"]]["metric"]
         sd = metric.std(ddof=1) if len(metric) > 1 else float("nan")
-        step = group["step_time_s"].median()
         mem = group["train_mem_mib"].median()
         energy = group["energy_per_sample_j"].dropna()
         rows.append(
@@ -70,7 +70,7 @@ def method_table(
                 "x training memory vs full (lower: less)": (
                     f"{mem / base_mem:.2f}" if base_mem else "n/a"
                 ),
-                "step time ms": f"{step * 1000:.0f}",
+                "step time ms": step_time_text(group),
                 "samples/s": f"{group['samples_per_s'].median():.1f}",
                 "x speed vs full (higher: faster)": speed_ratio(group, base, timings),
                 "J/sample": f"{energy.median():.3g}" if len(energy) else "n/a",
@@ -260,7 +260,11 @@ def suite_report(
         "training added; the runtime left out), on GPU the peak memory; the memory ratio uses "
         "it. Allocator peak: torch.cuda.max_memory_allocated (GPU only).",
         "- Step time: median over steady-state optimiser steps (the first 3 warm-up steps "
-        "excluded, evaluation excluded). The speed ratio is the baseline's step time over the "
+        "excluded, evaluation excluded), marked `(contended)` where other processes used more "
+        "than a tenth of a core (or the hypervisor stole time) while one of the seeds' cells "
+        "trained (cells whose record has no `speed.load`, from before it was kept, carry no mark). "
+        "The speed ratio is the baseline's "
+        "step time over the "
         "method's: from a timing pass (`python run_all.py time --suite NAME`) that re-timed both "
         "side by side in interleaved rounds, shown as the median ratio [lowest-highest round], "
         "rounds whose windows other processes or the hypervisor contended left out; where no "
@@ -312,6 +316,8 @@ def suite_report(
                     lines.append("")
             lines += serving_section(ok)
             lines += distillation_section(ok, store)
+            for field in REGIMES:
+                lines += regime_section(ok, store, field)
             if plots is not None and ok["method"].nunique() > 1 and not preference:
                 folder, stem = plots
                 name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{task}-{model}") + ".png"

@@ -16,6 +16,7 @@ from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE, heading_anchor
 from bench.report.preference_summary import is_preference_task, preference_lines
+from bench.report.regime_summary import regime_lines
 from bench.report.serving_summary import serving_lines
 from bench.report.suite_page import against_baseline, method_table
 from bench.stats.collapse import with_failure_modes
@@ -30,8 +31,11 @@ NOT_MEASURED = (
     "serving on a GPU (ONNX Runtime's CUDA and TensorRT providers) and serving generation "
     "tasks: not measured yet; serving is measured on the CPU for classifiers",
     "preference pairs judged by people: none installs offline, so the preference cells learn "
-    "pairs built from SFT data (a prompt's reply against another topic's); the win rate of "
-    "generations judged by the reward model, and RLHF with PPO, are not measured",
+    "pairs built from SFT data (a prompt's reply against another topic's), and the win rates "
+    "are judged by reward models trained on such pairs, not by people; RLHF with PPO is not "
+    "measured",
+    "multi-task adapters (one adapter shared by several tasks with a task-balanced sampler): "
+    "not built yet",
     "methods on decoders beyond SmolLM2-135M (one seed per method there), and seeds beyond 3: "
     "several comparisons need more seeds for 80% power (the pages print how many)",
 )
@@ -145,7 +149,7 @@ def summary_page(
     `book`: the comparisons the pages were written from (computed here when not given)."""
     book = book or ComparisonBook(store)
     timings = store.timings()
-    sections, findings, serving, preferences = [], [], [], []
+    sections, findings, serving, preferences, regimes = [], [], [], [], []
     for stem, suite, cells in pages:
         records = store.cells([c.cell_id for c in cells])
         if not records:
@@ -153,6 +157,7 @@ def summary_page(
         frame = cells_frame(records)
         serving += serving_lines(stem, frame[frame["status"] == Status.OK])
         preferences += preference_lines(stem, frame[frame["status"] == Status.OK], store, timings)
+        regimes += regime_lines(stem, frame[frame["status"] == Status.OK], store)
         lines = []
         for (task, model), group in frame.groupby(["task", "model"], sort=False):
             found = _findings(stem, task, model, group, book, timings)
@@ -186,6 +191,7 @@ def summary_page(
         *sections,
         *(["## Serving after training", "", *serving, ""] if serving else []),
         *(["## Preference tuning", "", *preferences, ""] if preferences else []),
+        *(["## Dynamic masking and augmentation", "", *regimes, ""] if regimes else []),
         "## Not measured yet",
         "",
         *[f"- {item}." for item in NOT_MEASURED],

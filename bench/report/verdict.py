@@ -24,6 +24,7 @@ SOURCES = {
     "LoRA on gpt2-xl": f"{GUIDE_000}, section 2.2.1",
     "Distillation keeps the core ability": f"{GUIDE_003}, on forgetting and cost",
     "Adapters cost": f"{GUIDE_004}, section 2.4",
+    "Adapter placement": f"{GUIDE_004}, section 2.4 (its adapter table)",
     "Adapters need extra inference time": f"{GUIDE_002}, section 3.2.3",
     "LoRA deploys easily": f"{GUIDE_002}, section 3.1.3",
     "ONNX Runtime": f"{GUIDE_000}, section 6.2",

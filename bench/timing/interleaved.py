@@ -103,6 +103,7 @@ def time_step(spec: CellSpec, steps: int = DEFAULT_STEPS) -> tuple[list[float], 
         regularizer=regimes.regularizer,
         unfreeze=regimes.unfreeze,
         objective=loaded.preference.objective if loaded.preference is not None else None,
+        inputs=regimes.inputs,
     )
     load = meter.stop()
     times = result.timer.times[WARMUP_STEPS:]

@@ -57,3 +57,17 @@ def side_by_side(windows: list[dict[str, Any]], config: str, baseline: str) -> S
             statistics.median(ratios), min(ratios), max(ratios), len(ratios), contended, pass_id
         )
     return None
+
+
+def timed_step(windows: list[dict[str, Any]], config: str) -> float | None:
+    """The configuration's median step time in the latest pass that timed it: the median over
+    its uncontended rounds of each round's median step; None when no pass timed it cleanly."""
+    for rounds in reversed(list(_by_pass(windows).values())):
+        clean = [
+            statistics.median(w["step_times"])
+            for (_, c), w in rounds.items()
+            if c == config and not w["load"]["contended"]
+        ]
+        if clean:
+            return statistics.median(clean)
+    return None
