@@ -18,7 +18,9 @@ ENGINE = Path(__file__).resolve().parent.parent / "bench"
 CATALOGUES = {
     "plan/cpu_suites.py",
     "plan/gpu_suites.py",
+    "plan/technique_suites.py",
     "report/claims.py",
+    "report/placement_claims.py",
     "report/serving_claims.py",
     "predict/llama_factory.py",
     "report/labels.py",

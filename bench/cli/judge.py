@@ -92,11 +92,11 @@ def cmd_judge(args: argparse.Namespace, console: LoggedConsole, command: str) ->
     device = resolve_device(args.device)
     check_device(device)
     records = _stored(args.store, args.suite, device)
-    policies = _chosen(records, "dpo", csv_list(args.policies), "--policies")
-    judges = _chosen(records, "reward", csv_list(args.judges), "--judges")
-    without = [r["id"] for r in policies + judges if not _kept(r)]
-    policies = [r for r in policies if _kept(r)]
-    judges = [r for r in judges if _kept(r)]
+    every_policy = _chosen(records, "dpo", csv_list(args.policies), "--policies")
+    every_judge = _chosen(records, "reward", csv_list(args.judges), "--judges")
+    without = [r["id"] for r in every_policy + every_judge if not _kept(r)]
+    policies = [r for r in every_policy if _kept(r)]
+    judges = [r for r in every_judge if _kept(r)]
     keep_line = (
         f"python run_all.py run --suite {args.suite} --keep-states --cells {','.join(without)}"
     )
@@ -106,8 +106,14 @@ def cmd_judge(args: argparse.Namespace, console: LoggedConsole, command: str) ->
             f"{len(judges)} reward model(s) with a kept state; judging needs at least one of "
             + (f"each: keep their states with `{keep_line}`" if without else "each: run the suite")
         )
+    unjudged = [r["id"] for r in every_policy if not _kept(r)]
+    unused = [r["id"] for r in every_judge if not _kept(r)]
+    if unjudged:
+        console.print(f"policies not judged (no kept state): {', '.join(unjudged)}")
+    if unused:
+        console.print(f"reward models not used as judges (no kept state): {', '.join(unused)}")
     if without:
-        console.print(f"not judged (no kept state): {', '.join(without)}; `{keep_line}`")
+        console.print(f"to keep their states: `{keep_line}`")
     folder = states_folder(args.store)
     started = time.perf_counter()
     panel = _load_judges(judges, folder, console)
