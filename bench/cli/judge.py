@@ -183,20 +183,22 @@ def _judge_one(
 ) -> int:
     """Judge one policy (1) unless its judgement is stored (0)."""
     from bench.cell.kept_state import load_state, rebuilt
+    from bench.cell.setup import resolve
     from bench.evaluate.generation import generate
     from bench.evaluate.judge import ensemble, rewards, win_rate
     from bench.store.cell_store import Store
 
     spec = record["spec"]
     started = time.perf_counter()
-    setup, loaded = rebuilt(spec, load_state(folder, record["result"]["kept_state"]))
-    prompts = setup.split.test.texts[: args.prompts]
-    new_tokens = args.max_new_tokens or spec.max_new_tokens or setup.task.max_new_tokens
+    split_only = resolve(spec)  # the prompts, before any model is built
+    prompts = split_only.split.test.texts[: args.prompts]
+    new_tokens = args.max_new_tokens or spec.max_new_tokens or split_only.task.max_new_tokens
     ident = judgement_id(record["id"], [j["id"] for j in panel], len(prompts), new_tokens)
     with Store(args.store) as store:
         if any(j["id"] == ident for j in store.judgements()):
             console.print(f"{record['id']} ({escape(spec.label())}): judged before, kept")
             return 0
+    setup, loaded = rebuilt(spec, load_state(folder, record["result"]["kept_state"]))
     console.print(f"{record['id']} ({escape(spec.label())}): {len(prompts)} replies")
     policy_texts = generate(loaded.model, loaded.tokenizer, prompts, setup.device, new_tokens)
     del loaded
