@@ -120,6 +120,7 @@ EXPECTED = {
     ),
     "houlsby": (L * 2 * adapter(H), L * 2 * adapter(H)),
     "pfeiffer": (L * adapter(H), L * adapter(H)),
+    "bottleneck": (L * 2 * adapter(H), L * 2 * adapter(H)),  # placement both: Houlsby's
     # 0.5 % of every linear weight, rounded, at least one entry each
     "sparse": (
         L * (4 * max(1, round(0.005 * H * H)) + 2 * max(1, round(0.005 * H * INTER))),

@@ -16,7 +16,7 @@ from tests.test_methods import batch, prepared
 # bitsandbytes' 4- and 8-bit bases dequantise to merge (a rounding, and CUDA's): left out here
 QUANTIZED = {"qlora", "lora_8bit"}
 PROMPTS = {"prompt_tuning", "prefix_tuning", "p_tuning"}
-OWN_WEIGHTS = {"full", "bitfit", "freeze", "houlsby", "pfeiffer"}
+OWN_WEIGHTS = {"full", "bitfit", "freeze", "houlsby", "pfeiffer", "bottleneck"}
 
 
 def _trained(method: str) -> torch.nn.Module:

@@ -30,8 +30,7 @@ def _placement(spec: Any) -> str | None:
 def _head_only(group: pd.DataFrame) -> pd.DataFrame | None:
     """The cells training the head alone (freeze 0 blocks) at the same budget."""
     heads = group[
-        (group["method_name"] == "freeze")
-        & group["spec"].map(lambda s: dict(s.settings).get("layers") == 0)
+        group["spec"].map(lambda s: s.method == "freeze" and dict(s.settings).get("layers") == 0)
     ]
     return heads if len(heads) else None
 
@@ -61,7 +60,11 @@ def placement_claims(frame: pd.DataFrame, timings: list[dict]) -> list[Verdict]:
                 continue
             share = float(mine["method_params"].iloc[0] / mine["total_params"].iloc[0] * 100)
             overhead, ratio = _overhead(mine, head, timings)
-            flops = float(mine["flops_per_token"].median() / head["flops_per_token"].median())
+            flops = (
+                float(mine["flops_per_token"].median() / head["flops_per_token"].median())
+                if "flops_per_token" in mine
+                else float("nan")
+            )
             share_ok = share_claimed / 1.5 <= share <= share_claimed * 1.5
             compute_ok = abs(ratio - compute_claimed) <= 0.1 * compute_claimed
             verdict = {
