@@ -132,6 +132,18 @@ def test_qlora_replaces_each_quantised_weight_by_its_packed_bytes():
     assert "analytic" in qlora.basis["weights"]
 
 
+def _optimizer_with_states(net: torch.nn.Module) -> tuple[torch.optim.Optimizer, list]:
+    """AdamW over the trainable parameters with its states made (one step on zero gradients),
+    as the estimate holds them before the traced step; the optimizer and its state tensors."""
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-4, foreach=True)
+    for p in trainable:
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return opt, [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+
+
 def _real_step_peak(model: str, method: str, batch: int, length: int) -> tuple[int, int]:
     """The same step as the estimate's, on real CPU tensors: (peak bytes, weight+state bytes)."""
     from transformers import AutoConfig
@@ -154,18 +166,11 @@ def _real_step_peak(model: str, method: str, batch: int, length: int) -> tuple[i
     )
     info = METHODS.get(method)
     net = info.apply(net, info.resolve_settings({}), ctx)
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=1e-4, foreach=True)
-    for p in trainable:
-        p.grad = torch.zeros_like(p)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+    opt, states = _optimizer_with_states(net)
     ids = torch.randint(0, config.vocab_size, (batch, length))
     labels = torch.zeros(batch, dtype=torch.long)
     tracker = LiveBytes()
-    held = list(net.parameters()) + list(net.buffers())
-    held += [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
-    tracker.track(held)
+    tracker.track(list(net.parameters()) + list(net.buffers()) + states)
     base = tracker.current
     net.train()
     with tracker, flash_attention():
@@ -285,19 +290,14 @@ def _real_preference_step(spec) -> tuple[int, int]:
     torch.manual_seed(0)
     loaded = load_and_apply(setup)
     net, objective = loaded.model, loaded.preference
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=1e-4, foreach=True)
-    for p in trainable:
-        p.grad = torch.zeros_like(p)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+    opt, states = _optimizer_with_states(net)
     ids = torch.randint(3, 100, (2 * spec.batch_size, spec.max_length))
     batch = {"input_ids": ids, PAIR_LABELS: ids}
     held = list(net.parameters()) + list(net.buffers())
     if objective.reference is not None and objective.reference.strategy == "copy":
         reference = objective.reference.model
         held += list(reference.parameters()) + list(reference.buffers())
-    held += [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+    held += states
     tracker = LiveBytes()
     tracker.track(held)
     base = tracker.current
