@@ -15,6 +15,7 @@ from bench.cell.setup import CellSetup
 from bench.cell.train_loop import LoopConfig, plan_batches, plan_steps
 from bench.core.method_api import MethodContext
 from bench.core.registry import split_common
+from bench.data.mixture import with_tasks, without_spans
 from bench.data.splits import Encoded, Part, collate, encode, to_device
 from bench.data.token_cache import cached_encoding, tokenizer_fingerprint
 from bench.evaluate.generation import encode_sft
@@ -66,16 +67,16 @@ def load_and_apply(setup: CellSetup) -> LoadedCell:
         select_metric=f"val_{task.metric}",
         select_higher=task.metric not in LOWER_IS_BETTER,
     )
-    batches = plan_batches(len(train), cfg)
+    batches = plan_batches(len(train), cfg, train.task_ids)
     ctx = MethodContext(
         model_kind=setup.model_info.kind,
         task_kind=setup.load_kind,
         head_names=heads,
         seed=spec.seed,
-        total_steps=len(plan_steps(len(train), cfg)),
+        total_steps=len(plan_steps(len(train), cfg, train.task_ids)),
         device=str(device),
-        calibration_batches=lambda n: [
-            to_device(collate(train, b, pad_id), device) for b in batches[:n]
+        calibration_batches=lambda n: [  # a mixture's label spans are the loss's, not inputs
+            to_device(without_spans(collate(train, b, pad_id)), device) for b in batches[:n]
         ],
     )
     own_settings, common = split_common(setup.settings)
@@ -201,5 +202,6 @@ def _encode_parts(setup: CellSetup, tokenizer: Any) -> tuple[Encoded, Encoded, E
                 regression=kind == "regression",
             )
 
-        out.append(cached_encoding(key, build))
+        encoded = cached_encoding(key, build)
+        out.append(with_tasks(encoded, split.blocks, name) if split.blocks else encoded)
     return out[0], out[1], out[2]

@@ -116,6 +116,7 @@ def cell_record(
             "train_examples": len(loaded.train),
             "balance": spec.balance,
             "augmentation": setup.augmentation,
+            "tasks": [b.to_dict() for b in split.blocks] or None,  # a mixture's components
             "majority_baseline": (
                 majority_baseline(loaded.train.labels, scored.labels) if classes else None
             ),

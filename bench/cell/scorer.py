@@ -34,6 +34,7 @@ class Scorer:
             with_generation=final,
             max_new_tokens=spec.max_new_tokens or task.max_new_tokens,
             preference=self.loaded.preference,
+            blocks=self.setup.split.blocks,
         )
 
     def validation(self) -> dict[str, float]:

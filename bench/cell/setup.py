@@ -13,7 +13,8 @@ from bench.core.errors import Unsupported
 from bench.core.registry import METHODS, TASKS, MethodInfo, ModelInfo, TaskInfo
 from bench.core.spec import CellSpec
 from bench.core.versions import check_versions
-from bench.data.splits import Split, make_split
+from bench.data.mixture import MIXTURE_REFUSES, refuse_on_mixture, task_split
+from bench.data.splits import Split
 from bench.models.load_target import LoadTarget, Quantization
 from bench.models.precision import Recipe, get_recipe
 from bench.models.sources import get_model
@@ -75,14 +76,10 @@ def resolve(spec: CellSpec) -> CellSetup:
     settings = method.resolve_settings(spec.settings_dict())
     check_versions(spec)
     _check_supported(spec, method, model_info, task)
-    split = make_split(
-        task.load(),
-        task.val_size,
-        task.test_size,
-        spec.train_size,
-        balance=spec.balance,
-        shots=spec.shots,
-        shot_seed=spec.seed,
+    if task.components:
+        refuse_on_mixture(task.name, {k: getattr(spec, k) for k in MIXTURE_REFUSES})
+    split = task_split(
+        task, spec.train_size, balance=spec.balance, shots=spec.shots, shot_seed=spec.seed
     )
     augmentation = None
     if spec.augment is not None:  # the training part only, after the cap and the k-shot draw

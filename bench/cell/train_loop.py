@@ -17,6 +17,7 @@ from bench.cell.optimizer_in_backward import OptimizerInBackward
 from bench.core.errors import Unsupported
 from bench.core.spec import CellSpec
 from bench.core.vocab import OPTIMIZERS
+from bench.data.mixture import balanced_batch_order, task_loss
 from bench.data.splits import Encoded, batch_order, collate, model_inputs, to_device
 from bench.meters.speed import StepTimer, synchronize
 from bench.models.precision import autocast_for, get_recipe
@@ -185,22 +186,29 @@ def host_batch(
     return batch, real, padded
 
 
-def plan_batches(n: int, cfg: LoopConfig) -> list[list[int]]:
+def plan_batches(n: int, cfg: LoopConfig, tasks: list[int] | None = None) -> list[list[int]]:
     """The cell's (micro-)batches: `epochs` passes, or exactly `max_steps` optimizer steps of
-    `grad_accumulation` micro-batches each when that is set."""
-    batches = batch_order(n, cfg.batch_size, cfg.epochs, cfg.seed)
+    `grad_accumulation` micro-batches each when that is set. With `tasks` (a mixture's
+    component per example) every task is drawn equally often."""
+
+    def order(epochs: float, seed: int) -> list[list[int]]:
+        if tasks is not None:
+            return balanced_batch_order(tasks, cfg.batch_size, epochs, seed)
+        return batch_order(n, cfg.batch_size, epochs, seed)
+
+    batches = order(cfg.epochs, cfg.seed)
     if cfg.max_steps is not None:
         wanted = cfg.max_steps * cfg.grad_accumulation
         while len(batches) < wanted:  # more passes over the data, same seeded order
-            batches += batch_order(n, cfg.batch_size, 1.0, cfg.seed + len(batches))
+            batches += order(1.0, cfg.seed + len(batches))
         batches = batches[:wanted]
     return batches
 
 
-def plan_steps(n: int, cfg: LoopConfig) -> list[list[list[int]]]:
+def plan_steps(n: int, cfg: LoopConfig, tasks: list[int] | None = None) -> list[list[list[int]]]:
     """Optimizer steps, each a list of `grad_accumulation` micro-batches (the last may hold
     fewer)."""
-    micro = plan_batches(n, cfg)
+    micro = plan_batches(n, cfg, tasks)
     size = cfg.grad_accumulation
     return [micro[i : i + size] for i in range(0, len(micro), size)]
 
@@ -235,7 +243,7 @@ def train_loop(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise RuntimeError("the method left no trainable parameter")
-    steps = plan_steps(len(train), cfg)
+    steps = plan_steps(len(train), cfg, train.task_ids)
     total = len(steps)
     groups = _param_groups(model, cfg.weight_decay)
 
@@ -292,7 +300,7 @@ def train_loop(
             batch = to_device(host, device)
             with autocast_for(device, cfg.precision):
                 outputs = model(**model_inputs(batch))
-                loss = outputs.loss
+                loss = task_loss(outputs, batch)
                 minimised = objective(outputs, batch, indices) if objective is not None else loss
                 if loss is None:  # a preference pair's: the model has no loss of its own
                     loss = minimised

@@ -165,6 +165,8 @@ class TaskInfo:
     size: int | None = None  # examples the loader returns (documented, checked by a test)
     general_text: str = "news_articles"  # the general-text source EWC and forgetting use
     max_new_tokens: int = 32  # generation tasks: greedy decoding length on test prompts
+    # a multi-task mixture's tasks (bench.data.mixture): each keeps its own split and head
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,9 @@ class SuiteSpec:
     # on `teacher_model` where given (a smaller student), else on the student's model
     teacher: MethodChoice | None = None
     teacher_model: str | None = None
+    # more (tasks, methods) crosses on the same models, budget, variants and seeds (the
+    # adapters suite's shared multi-task adapter and its one-per-task twins)
+    also: tuple[tuple[tuple[str, ...], tuple[MethodChoice, ...]], ...] = ()
 
     def replace(self, **changes: Any) -> SuiteSpec:
         return dataclasses.replace(self, **changes)

@@ -71,6 +71,8 @@ class Split:
     dropped: dict[str, int]
     # k-shot splits: the training examples not drawn, whose labels self-training never reads
     unlabelled: Part | None = None
+    # a multi-task mixture's components, in order (bench.data.mixture.Block); () for one task
+    blocks: tuple[Any, ...] = ()
 
     @property
     def hash(self) -> str:
@@ -302,6 +304,9 @@ class Encoded:
     regression: bool = False
     rejected_ids: list[list[int]] | None = None
     rejected_labels: list[list[int]] | None = None
+    # a mixture's part: each row's component index and each component's [first, end) label ids
+    task_ids: list[int] | None = None
+    task_spans: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -343,11 +348,14 @@ def encode(
 
 
 PAIR_LABELS = "pair_labels"  # a preference batch's response labels: read by the loss, not the model
+LABEL_SPAN = "label_span"  # a mixture batch's [first, end) label ids per row: read by the loss
+NOT_INPUTS = (PAIR_LABELS, LABEL_SPAN)
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """What the model's forward takes of a batch (a preference batch keeps its labels apart)."""
-    return {k: v for k, v in batch.items() if k != PAIR_LABELS}
+    """What the model's forward takes of a batch (a preference batch's labels and a mixture
+    batch's label spans are for the loss)."""
+    return {k: v for k, v in batch.items() if k not in NOT_INPUTS}
 
 
 def collate(
@@ -377,7 +385,11 @@ def collate(
         labels = torch.tensor([float(encoded.labels[i]) for i in indices], dtype=torch.float)
     else:
         labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if encoded.task_ids is not None and encoded.task_spans is not None:
+        spans = [encoded.task_spans[encoded.task_ids[i]] for i in indices]
+        batch[LABEL_SPAN] = torch.tensor(spans, dtype=torch.long)
+    return batch
 
 
 def batch_order(n: int, batch_size: int, epochs: float, seed: int) -> list[list[int]]:

@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from bench.core.registry import TaskInfo
+from bench.data.mixture import Block
 from bench.data.splits import Encoded, Part
 from bench.evaluate.generation import generate, response_losses, token_loss
 from bench.evaluate.metrics import compute_metrics, corpus_bleu, exact_match, rouge_l
+from bench.evaluate.mixture_scores import mixture_metrics
 from bench.evaluate.predict import predict
 from bench.evaluate.preference import evaluate_pairs
 from bench.evaluate.token_tags import evaluate_tokens
@@ -30,9 +32,11 @@ def evaluate_part(
     with_generation: bool = False,
     max_new_tokens: int = 32,
     preference: PreferenceObjective | None = None,
+    blocks: tuple[Block, ...] = (),
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """(metrics incl. `loss`, per-example rows); generation decodes only when asked (slow); a
-    preference task is scored with its cell's objective."""
+    preference task is scored with its cell's objective; a mixture's `blocks` (its split's)
+    score each component on its own rows."""
     if task.kind == "preference":
         if preference is None:
             raise ValueError(f"{task.name} is a preference task: its cell's objective scores it")
@@ -44,7 +48,11 @@ def evaluate_part(
             task, model, tokenizer, encoded, part, device, pad_id, with_generation, max_new_tokens
         )
     preds, probs, loss = predict(model, encoded, device, pad_id, precision)
-    metrics = {"loss": loss, **compute_metrics(task.metrics, encoded.labels, preds)}
+    if blocks:  # a mixture: every component scored on its own rows
+        scores = mixture_metrics(blocks, encoded.task_ids or [], encoded.labels, preds)
+    else:
+        scores = compute_metrics(task.metrics, encoded.labels, preds)
+    metrics = {"loss": loss, **scores}
     rows = [
         {"idx": i, "label": y, "pred": p, "score": max(pr) if pr else None}
         for i, (y, p, pr) in enumerate(zip(encoded.labels, preds, probs, strict=True))

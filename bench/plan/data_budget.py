@@ -25,10 +25,10 @@ class TrainingPart:
 @cache
 def training_part(task: str, train_size: int | None) -> TrainingPart:
     """The training part of the task's fixed split, capped at train_size (None: the whole)."""
-    from bench.data.splits import make_split
+    from bench.data.mixture import task_split
 
     info = TASKS.get(task)
-    split = make_split(info.load(), info.val_size, info.test_size, train_size)
+    split = task_split(info, train_size)
     train = split.train
     pairs = train.texts_b or [None] * len(train.texts)
     groups = len({(t.lower(), b) for t, b in zip(train.texts, pairs, strict=True)})
@@ -50,7 +50,8 @@ def check_train_size(cells: Iterable[CellSpec]) -> None:
     for task, train_size in sorted({(c.task, c.train_size) for c in cells}, key=str):
         if train_size is None or not _local(task):
             continue
-        whole = training_part(task, None).groups
+        components = TASKS.get(task).components  # a mixture caps each of its tasks
+        whole = max(training_part(t, None).groups for t in components or (task,))
         if train_size >= whole:
             raise ValueError(
                 f"--train-size {train_size}: {task}'s training part has {whole} examples, so "

@@ -31,7 +31,12 @@ FIRST_RUN_BUDGET = {**DEFAULT_BUDGET, "train_size": 640}
 def register_suite(suite: SuiteSpec) -> SuiteSpec:
     """Add a suite after checking that its budget and variants name CellSpec fields."""
     named = set(suite.budget).union(*(set(v) for v in suite.variants))
-    named |= {k for choice in suite.methods for k, _ in choice.budget}
+    named |= {
+        k
+        for choices in (suite.methods, *(m for _, m in suite.also))
+        for choice in choices
+        for k, _ in choice.budget
+    }
     unknown = sorted(named - set(BUDGET_FIELDS))
     if unknown:
         raise ValueError(
@@ -92,32 +97,40 @@ def expand(
     placement = {"gpu": gpu, "card": card, "emulate": emulate}
     model_names = [canonical_model(m) for m in models or suite.models]
     task_names = [TASKS.canonical(t) for t in tasks or suite.tasks]
+    crosses = [(task_names, choices)]
+    for more_tasks, more_choices in suite.also:
+        crosses.append(
+            (
+                [t for t in map(TASKS.canonical, more_tasks) if not tasks or t in task_names],
+                [c for c in more_choices if not methods or c.name in methods],
+            )
+        )
+    pairs = [(task, choice) for names, chosen in crosses for task in names for choice in chosen]
     cells = []
     for model in model_names:
-        for task in task_names:
-            for choice in choices:
-                info = METHODS.get(choice.name)
-                given = {**dict(choice.settings), **_taken_by(info, settings)}
-                resolved = freeze_settings(info.resolve_settings(given))
-                rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
-                for variant in suite.variants:
-                    own = dict(choice.budget)
-                    fields = {**suite.budget, **variant, **own, **(budget or {}), **placement}
-                    for seed in seed_list:
-                        cells.append(
-                            CellSpec(
-                                model=model,
-                                task=task,
-                                method=choice.name,
-                                seed=seed,
-                                settings=resolved,
-                                lr=rate,
-                                device=device,
-                                method_version=info.version,
-                                task_version=TASKS.get(task).version,
-                                **fields,
-                            )
+        for task, choice in pairs:
+            info = METHODS.get(choice.name)
+            given = {**dict(choice.settings), **_taken_by(info, settings)}
+            resolved = freeze_settings(info.resolve_settings(given))
+            rate = lr if lr is not None else choice.lr if choice.lr is not None else info.lr
+            for variant in suite.variants:
+                own = dict(choice.budget)
+                fields = {**suite.budget, **variant, **own, **(budget or {}), **placement}
+                for seed in seed_list:
+                    cells.append(
+                        CellSpec(
+                            model=model,
+                            task=task,
+                            method=choice.name,
+                            seed=seed,
+                            settings=resolved,
+                            lr=rate,
+                            device=device,
+                            method_version=info.version,
+                            task_version=TASKS.get(task).version,
+                            **fields,
                         )
+                    )
     cells = with_teachers([canonical(c) for c in cells], suite, teacher)
     return list(dict.fromkeys(cells))  # a narrowed or canonical variant may repeat a cell
 

@@ -76,6 +76,9 @@ register_suite(
 )
 
 ADAPTER = {"reduction_factor": 16, "activation": "relu"}
+HOULSBY_PLACED = MethodChoice(
+    "bottleneck", freeze_settings({**ADAPTER, "placement": "both", "scale": 1.0}), lr=1e-3
+)
 register_suite(
     SuiteSpec(
         name="adapters",
@@ -85,7 +88,10 @@ register_suite(
             "either sub-layer scaled by 4 (He et al., 2022), beside the head alone (freeze 0 "
             "blocks: no adapter, the frozen base's cost) and full fine-tuning (lr 1e-4), on "
             "MiniLM with the CPU suites' tweets (2,000 training, 64 tokens, batch 32, one epoch: "
-            "63 steps), seeds 0-2."
+            "63 steps), seeds 0-2. Multi-task: the adapter after both sub-layers shared by tweet "
+            "sentiment, SMS spam and movie-review polarity (2,000 training examples of each, a "
+            "head per task, the tasks drawn equally often: 188 steps) against one such adapter "
+            "per task (63 steps each on its own 2,000)."
         ),
         models=("minilm",),
         tasks=("tweet_sentiment",),
@@ -109,5 +115,8 @@ register_suite(
         ),
         seeds=(0, 1, 2),
         budget=DEFAULT_BUDGET,
+        # multi-task: the adapter after both sub-layers shared by three tasks (a head each,
+        # tasks drawn equally often: 188 steps), against one such adapter per task (63 each)
+        also=((("tweets_sms_reviews", "sms_spam", "rotten_tomatoes"), (HOULSBY_PLACED,)),),
     )
 )

@@ -46,6 +46,7 @@ def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 method_params=params["method_params"],
                 head_params=params["head_params"],
                 total_params=params["total_params"],
+                trainable_params=params.get("trainable_params"),
                 trainable_pct=params["trainable_pct"],
                 step_time_s=speed["step_time_median_s"],
                 # other load while it trained (speed.load; None in records from before it was kept)

@@ -19,6 +19,7 @@ from bench.report.distill_table import distillation_section
 from bench.report.estimates import estimate_section
 from bench.report.failures import failure_notes
 from bench.report.labels import BASELINE, fmt_memory
+from bench.report.multitask_table import multitask_section
 from bench.report.plots import method_summary, pareto_plot
 from bench.report.preference_table import OBJECTIVES, preference_section
 from bench.report.regime_table import REGIMES, regime_section
@@ -349,6 +350,7 @@ def suite_report(
                 )
             )
             lines.append("")
+    lines += multitask_section(frame[frame["status"] == Status.OK], store)
     lines += estimate_section(records)
     return "\n".join(lines).rstrip() + "\n"
 

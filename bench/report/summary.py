@@ -15,6 +15,7 @@ from bench.report.cells_table import cells_frame
 from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE, heading_anchor
+from bench.report.multitask_table import multitask_lines
 from bench.report.preference_summary import is_preference_task, preference_lines
 from bench.report.regime_summary import regime_lines
 from bench.report.serving_summary import serving_lines
@@ -34,8 +35,6 @@ NOT_MEASURED = (
     "pairs built from SFT data (a prompt's reply against another topic's), and the win rates "
     "are judged by reward models trained on such pairs, not by people; RLHF with PPO is not "
     "measured",
-    "multi-task adapters (one adapter shared by several tasks with a task-balanced sampler): "
-    "not built yet",
     "methods on decoders beyond SmolLM2-135M (one seed per method there), and seeds beyond 3: "
     "several comparisons need more seeds for 80% power (the pages print how many)",
 )
@@ -149,7 +148,7 @@ def summary_page(
     `book`: the comparisons the pages were written from (computed here when not given)."""
     book = book or ComparisonBook(store)
     timings = store.timings()
-    sections, findings, serving, preferences, regimes = [], [], [], [], []
+    sections, findings, serving, preferences, regimes, shared = [], [], [], [], [], []
     for stem, suite, cells in pages:
         records = store.cells([c.cell_id for c in cells])
         if not records:
@@ -158,6 +157,7 @@ def summary_page(
         serving += serving_lines(stem, frame[frame["status"] == Status.OK])
         preferences += preference_lines(stem, frame[frame["status"] == Status.OK], store, timings)
         regimes += regime_lines(stem, frame[frame["status"] == Status.OK], store)
+        shared += multitask_lines(stem, frame[frame["status"] == Status.OK], store)
         lines = []
         for (task, model), group in frame.groupby(["task", "model"], sort=False):
             found = _findings(stem, task, model, group, book, timings)
@@ -192,6 +192,7 @@ def summary_page(
         *(["## Serving after training", "", *serving, ""] if serving else []),
         *(["## Preference tuning", "", *preferences, ""] if preferences else []),
         *(["## Dynamic masking and augmentation", "", *regimes, ""] if regimes else []),
+        *(["## One adapter shared by several tasks", "", *shared, ""] if shared else []),
         "## Not measured yet",
         "",
         *[f"- {item}." for item in NOT_MEASURED],
