@@ -48,3 +48,21 @@ def test_peak_memory_sees_an_allocation():
     out = meter.stop()
     assert out["rss_delta_bytes"] >= 32 * 1024 * 1024
     assert "nvml_peak_bytes" not in out
+
+
+def test_a_busy_process_is_named_before_a_run_on_the_cpu():
+    import subprocess
+    import sys
+
+    from bench.meters.load import busy_processes
+
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 5\nwhile time.time() < end: pass"]
+    )
+    try:
+        found = busy_processes(sample_s=1.0)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert spinner.pid in [pid for pid, _, _ in found]
+    assert all(used > 0.1 for _, _, used in found)

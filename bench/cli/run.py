@@ -162,7 +162,24 @@ def _suite_plan(
         cells = search(cells, options, execution, device, args.store, args.out, console)
         narrowed = True
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
+    if device.type == "cpu":
+        _warn_if_busy(console)
     return RunPlan(cells, device, [Page(suite, cells, None if narrowed else suite.name)])
+
+
+def _warn_if_busy(console: LoggedConsole) -> None:
+    """Torch on a few cores slows several-fold beside any other busy process: say which are
+    busy now (the cells still run; their records mark contended step times)."""
+    from bench.meters.load import busy_processes
+
+    busy = busy_processes()
+    if busy:
+        names = ", ".join(f"{name} (pid {pid}, {used:.0%} of a core)" for pid, name, used in busy)
+        console.print(
+            f"[yellow]warning:[/yellow] other processes are busy on this machine: {escape(names)}; "
+            "step times taken beside them are slower and marked contended (metrics are not "
+            "affected); run one suite at a time for timings"
+        )
 
 
 def only_cells(cells: list[CellSpec], wanted: list[str], suite: str) -> list[CellSpec]:
