@@ -19,7 +19,10 @@ ROWS = (
     ("Attention", "attention", 0.7, 1.5),
     ("MLP", "ffn", 1.1, 1.8),  # a transformer block's MLP is its feed-forward sub-layer
 )
-HOW_TO_RUN = "run `python run_all.py run --suite adapters`, then `time --suite adapters`"
+HOW_TO_RUN = (
+    "run `python run_all.py run --suite adapters`, then `time --suite adapters --tasks "
+    "tweet_sentiment`"
+)
 
 
 def _placement(spec: Any) -> str | None:
@@ -84,7 +87,8 @@ def placement_claims(frame: pd.DataFrame, timings: list[dict]) -> list[Verdict]:
                     "claim holds; it scales with the bottleneck width, which the guide does not "
                     "give); compute: the training step against the same frozen base training "
                     "its head alone (within 10% holds), timed side by side by `time --suite "
-                    "adapters`; FLOPs counted per token (bench/meters/flops.py)"
+                    "adapters --tasks tweet_sentiment`; FLOPs counted per token "
+                    "(bench/meters/flops.py)"
                     + (
                         "; the guide lists MLP apart from Feed-Forward, which in a transformer "
                         "block are one sub-layer: both rows are checked against it"
