@@ -162,7 +162,7 @@ def _suite_plan(
         cells = search(cells, options, execution, device, args.store, args.out, console)
         narrowed = True
     console.print(f"suite {suite.name!r}: {len(cells)} cells on {device}, store {args.store}")
-    if device.type == "cpu":
+    if device == "cpu":
         _warn_if_busy(console)
     return RunPlan(cells, device, [Page(suite, cells, None if narrowed else suite.name)])
 
