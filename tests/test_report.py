@@ -111,3 +111,33 @@ def test_the_hardware_line_names_every_machine_and_skips_cells_without_hardware(
     assert "CPU: Intel Xeon, 2 threads (2 cells); CPU: AMD EPYC, 2 threads (1 cells)" in line
     assert "?" not in line and "None" not in line and "Python 3.11.9" in line
     assert _hardware_line([plugin_error]) == "unknown"
+
+
+def test_a_suite_page_never_pools_two_configurations_of_one_method(store):
+    """Two settings of one method at one budget are two rows, each named by what differs."""
+    import dataclasses
+
+    import numpy as np
+
+    from bench.core.spec import SuiteSpec, freeze_settings
+    from bench.report.suite_page import suite_report
+    from tests.helpers import tiny_cell
+    from tests.test_compare import _record
+
+    labels = np.arange(30) % 3
+    cells = []
+    for factor, skill in ((16, 0.9), (64, 0.5)):
+        for seed in (0, 1):
+            spec = tiny_cell("houlsby", seed=seed)
+            settings = dict(spec.settings) | {"reduction_factor": factor}
+            spec = dataclasses.replace(spec, settings=freeze_settings(settings))
+            preds = np.where(np.arange(30) < 30 * skill, labels, (labels + 1) % 3)
+            store.save(spec, _record(preds, labels, float((preds == labels).mean())))
+            cells.append(spec)
+    suite = SuiteSpec("pair", ("tiny-bert",), ("synthetic_rule",), ())
+    page = suite_report(suite, cells, store, "test")
+    rows = [line for line in page.splitlines() if line.startswith("| houlsby")]
+    assert len(rows) == 2
+    (narrow,) = [r for r in rows if "reduction_factor=16" in r]
+    (wide,) = [r for r in rows if "reduction_factor=64" in r]
+    assert "0.9000 ± 0.0000" in narrow and "0.5000 ± 0.0000" in wide

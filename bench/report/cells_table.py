@@ -10,8 +10,20 @@ import pandas as pd
 from bench.core.spec import CellSpec
 from bench.core.status import Status
 from bench.report.labels import method_label
+from bench.stats.configurations import with_configurations
 
 MIB = 1024 * 1024
+
+
+def configurations_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with `method` naming each configuration apart: the method's label, plus the
+    fields (settings, lr) in which configurations of one label differ within a budget, so that
+    a table's row never pools two configurations (five adapter placements, two rates)."""
+    if frame.empty or "spec" not in frame:
+        return frame
+    out = with_configurations(frame)
+    out["method"] = out["variant"]
+    return out.drop(columns=["config", "budget", "where", "variant"])
 
 
 def cells_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:

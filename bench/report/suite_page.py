@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
-from bench.report.cells_table import cells_frame, step_time_text
+from bench.report.cells_table import cells_frame, configurations_apart, step_time_text
 from bench.report.comparison_book import ComparisonBook, Tested
 from bench.report.comparisons_page import comparison_columns, family_caption
 from bench.report.distill_table import distillation_section
@@ -282,7 +282,7 @@ def suite_report(
     if not records:
         lines.append("No cell of this suite is stored yet: run `python run_all.py run` first.")
         return "\n".join(lines) + "\n"
-    frame = cells_frame(records)
+    frame = configurations_apart(cells_frame(records))
     timings = store.timings()
     for (task, model), group in frame.groupby(["task", "model"], sort=False):
         ok = group[group["status"] == Status.OK]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.core.spec import CellSpec, SuiteSpec
 from bench.core.status import Status
-from bench.report.cells_table import cells_frame
+from bench.report.cells_table import cells_frame, configurations_apart
 from bench.report.comparison_book import ComparisonBook
 from bench.report.failures import collapsed_methods
 from bench.report.labels import BASELINE, heading_anchor
@@ -153,7 +153,7 @@ def summary_page(
         records = store.cells([c.cell_id for c in cells])
         if not records:
             continue
-        frame = cells_frame(records)
+        frame = configurations_apart(cells_frame(records))
         serving += serving_lines(stem, frame[frame["status"] == Status.OK])
         preferences += preference_lines(stem, frame[frame["status"] == Status.OK], store, timings)
         regimes += regime_lines(stem, frame[frame["status"] == Status.OK], store)
