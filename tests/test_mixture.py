@@ -164,33 +164,14 @@ def test_a_shared_cell_trains_and_is_compared_per_task(tiny_mixture, store):
 
 
 def _record(labels, preds, metric, tasks=None, trainable=10):
-    return {
-        "status": "ok",
-        "primary_metric": metric,
-        "metrics": {metric: 0.5},
-        "params": {
-            "method_params": 1,
-            "head_params": 1,
-            "total_params": 100,
-            "trainable_pct": 10.0,
-            "trainable_params": trainable,
-        },
-        "speed": {
-            "step_time_median_s": 0.1,
-            "samples_per_s": 1.0,
-            "tokens_per_s": 1.0,
-            "steady_steps": 1,
-            "steps": 4,
-        },
-        "memory": {"rss_peak_bytes": 1},
-        "energy": {"energy_per_sample_j": None},
-        "wall_s": 1.0,
-        "data": {"majority_baseline": 0.4, "split_hash": "h", "tasks": tasks},
-        "predictions": [
-            {"idx": i, "label": int(y), "pred": int(p), "score": 1.0}
-            for i, (y, p) in enumerate(zip(labels, preds, strict=True))
-        ],
-    }
+    """test_compare's stored record, under `metric`, with trainable parameters and a layout."""
+    from tests.test_compare import _record as stored
+
+    record = stored(preds, labels, 0.5)
+    record["primary_metric"], record["metrics"] = metric, {metric: 0.5}
+    record["params"]["trainable_params"] = trainable
+    record["data"]["tasks"] = tasks
+    return record
 
 
 def test_per_task_difference_pairs_the_tasks_rows_with_its_own_cells(tiny_mixture, store):

@@ -13,7 +13,7 @@ from bench.core.errors import Unsupported
 from bench.core.registry import METHODS, TASKS, MethodInfo, ModelInfo, TaskInfo
 from bench.core.spec import CellSpec
 from bench.core.versions import check_versions
-from bench.data.mixture import MIXTURE_REFUSES, refuse_on_mixture, task_split
+from bench.data.mixture import refuse_cell_on_mixture, task_split
 from bench.data.splits import Split
 from bench.models.load_target import LoadTarget, Quantization
 from bench.models.precision import Recipe, get_recipe
@@ -76,8 +76,7 @@ def resolve(spec: CellSpec) -> CellSetup:
     settings = method.resolve_settings(spec.settings_dict())
     check_versions(spec)
     _check_supported(spec, method, model_info, task)
-    if task.components:
-        refuse_on_mixture(task.name, {k: getattr(spec, k) for k in MIXTURE_REFUSES})
+    refuse_cell_on_mixture(spec)
     split = task_split(
         task, spec.train_size, balance=spec.balance, shots=spec.shots, shot_seed=spec.seed
     )

@@ -179,6 +179,14 @@ def task_split(
 MIXTURE_REFUSES = ("balance", "shots", "augment", "self_training", "teacher", "inference")
 
 
+def refuse_cell_on_mixture(spec: Any) -> None:
+    """A cell (CellSpec) on a mixture that asks for what a mixture cannot honour: refused."""
+    from bench.core.registry import TASKS
+
+    if TASKS.get(spec.task).components:
+        refuse_on_mixture(spec.task, {k: getattr(spec, k) for k in MIXTURE_REFUSES})
+
+
 def refuse_on_mixture(task: str, given: dict[str, Any]) -> None:
     """What a mixture cell cannot honour: a class balance or k-shot draw over joint labels, EDA,
     self-training, a teacher's logits and the serving stage are not defined per component."""

@@ -279,8 +279,7 @@ def check_cells(cells: Iterable[CellSpec], given: Collection[str] = ()) -> None:
     """Every cell's settings and budget, each distinct value once, before anything trains;
     `given` names the budget fields the user set (an explicit train_size is checked against
     each task's training part; the suites' own caps may exceed a small task's)."""
-    from bench.core.registry import TASKS
-    from bench.data.mixture import MIXTURE_REFUSES, refuse_on_mixture
+    from bench.data.mixture import refuse_cell_on_mixture
     from bench.plan.data_budget import check_shots, check_train_size
 
     cells = list(cells)
@@ -316,8 +315,7 @@ def check_cells(cells: Iterable[CellSpec], given: Collection[str] = ()) -> None:
             ("unfreeze_every", spec.unfreeze_every),
         ):
             check_at_least(option, value, 1)
-        if TASKS.get(spec.task).components:
-            refuse_on_mixture(spec.task, {k: getattr(spec, k) for k in MIXTURE_REFUSES})
+        refuse_cell_on_mixture(spec)
         if spec.self_training is not None:
             _check_self_training(spec)
         check_at_least("epochs", spec.epochs, 0, strict=True)

@@ -60,17 +60,37 @@ def _block_rows(store: Store, cell_id: str, block: dict[str, Any]) -> list[dict[
     return [r for r in store.predictions(cell_id) if start <= r["idx"] < end]
 
 
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its configurations' keys in `config`."""
+    if "config" in frame:
+        return frame
+    return frame.assign(config=frame["spec"].map(configuration_key))
+
+
+def _alone(shared: pd.DataFrame, task: str, own: pd.DataFrame) -> pd.DataFrame:
+    """The shared configuration's twin cells on `task` alone (`own` keyed by _keyed)."""
+    twin = dataclasses.replace(
+        shared["spec"].iloc[0], task=task, task_version=TASKS.get(task).version
+    )
+    return own[own["config"] == configuration_key(twin)]
+
+
+def shared_configurations(ok: pd.DataFrame) -> list[pd.DataFrame]:
+    """The seeds' cells of each configuration trained on a mixture, in stored order."""
+    if ok.empty or "data" not in ok:
+        return []
+    mixtures = ok[ok["task"].map(lambda t: bool(TASKS.get(t).components))]
+    return [group for _, group in _keyed(mixtures).groupby("config", sort=False)]
+
+
 def task_rows(shared: pd.DataFrame, own: pd.DataFrame, store: Store) -> list[TaskRow]:
     """Each component of the shared configuration `shared` (its seeds' cells) against the same
     configuration on that task alone (found in `own`, any task's ok cells)."""
-    spec = shared["spec"].iloc[0]
-    blocks = shared["data"].iloc[0]["tasks"]
-    own = own.assign(config=own["spec"].map(configuration_key))
+    own = _keyed(own)
     out = []
-    for block in blocks:
+    for block in shared["data"].iloc[0]["tasks"]:
         task = block["task"]
-        twin = dataclasses.replace(spec, task=task, task_version=TASKS.get(task).version)
-        alone = own[own["config"] == configuration_key(twin)]
+        alone = _alone(shared, task, own)
         alone = alone if "collapsed" in alone else with_failure_modes(alone)
         seeds = sorted(set(shared["seed"]) & set(alone["seed"]))
         metric = block["metric"]
@@ -135,14 +155,10 @@ def _mean_sd(values: list[float]) -> str:
 def shipped(shared: pd.DataFrame, own: pd.DataFrame) -> tuple[int, int] | None:
     """(the shared cell's trainable parameters, the per-task cells' together); None where a
     task has no cell of the configuration."""
-    spec = shared["spec"].iloc[0]
-    own = own.assign(config=own["spec"].map(configuration_key))
+    own = _keyed(own)
     total = 0
     for block in shared["data"].iloc[0]["tasks"]:
-        twin = dataclasses.replace(
-            spec, task=block["task"], task_version=TASKS.get(block["task"]).version
-        )
-        alone = own[own["config"] == configuration_key(twin)]
+        alone = _alone(shared, block["task"], own)
         if alone.empty:
             return None
         total += int(alone["trainable_params"].iloc[0])
@@ -151,14 +167,11 @@ def shipped(shared: pd.DataFrame, own: pd.DataFrame) -> tuple[int, int] | None:
 
 def multitask_section(ok: pd.DataFrame, store: Store) -> list[str]:
     """The markdown of every shared configuration in `ok` (none: no lines)."""
-    if ok.empty or "data" not in ok:
+    groups = shared_configurations(ok)
+    if not groups:
         return []
-    mixtures = ok[ok["task"].map(lambda t: bool(TASKS.get(t).components))]
-    if mixtures.empty:
-        return []
-    mixtures = mixtures.assign(config=mixtures["spec"].map(configuration_key))
     lines = [f"## {HEADING}", ""]
-    for _, shared in mixtures.groupby("config", sort=False):
+    for shared in groups:
         first = shared.iloc[0]
         rows = task_rows(shared, ok, store)
         lines.append(
@@ -204,14 +217,8 @@ def multitask_section(ok: pd.DataFrame, store: Store) -> list[str]:
 def multitask_lines(stem: str, ok: pd.DataFrame, store: Store) -> list[str]:
     """The summary's bullets: per shared configuration, each task's Δ against its own adapter
     and the parameters shipped."""
-    if ok.empty or "data" not in ok:
-        return []
-    mixtures = ok[ok["task"].map(lambda t: bool(TASKS.get(t).components))]
     out = []
-    if mixtures.empty:
-        return out
-    mixtures = mixtures.assign(config=mixtures["spec"].map(configuration_key))
-    for _, shared in mixtures.groupby("config", sort=False):
+    for shared in shared_configurations(ok):
         first = shared.iloc[0]
         effects = []
         for r in task_rows(shared, ok, store):
